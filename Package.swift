@@ -1,0 +1,31 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "SwiftAlign",
+    products: [
+        .library(name: "TensorCore", targets: ["TensorCore"]),
+        .library(name: "Alignment", targets: ["Alignment"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CBLASShim",
+            path: "Sources/CBLASShim",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
+        ),
+        .target(name: "TensorCore", dependencies: ["CBLASShim"], path: "Sources/TensorCore"),
+        .target(name: "Alignment", dependencies: ["TensorCore"], path: "Sources/Alignment"),
+        .executableTarget(
+            name: "tiny-train",
+            dependencies: ["TensorCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Examples/tiny-train"
+        ),
+        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"], path: "Tests/TensorCoreTests"),
+        .testTarget(name: "AlignmentTests", dependencies: ["Alignment", "TensorCore"], path: "Tests/AlignmentTests"),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,56 @@
+/// One recorded operation: where its inputs' gradients go and the rule that computes them.
+///
+/// A node refers to the nodes (or leaf tensors) upstream, never to intermediate tensors, so an
+/// activation's buffer lives only as long as some backward rule captured it.
+final class Node {
+    enum Target {
+        case leaf(Tensor)
+        case node(Node)
+    }
+
+    let op: String
+    /// One entry per input, in the order `backward` returns gradients; nil for inputs that need none.
+    var targets: [Target?]
+    let inputShapes: [[Int]]
+    /// Maps the output gradient to one gradient (or nil) per input. Released after use.
+    var backward: ((Tensor) -> [Tensor?])?
+
+    init(op: String, inputs: [Tensor], backward: @escaping (Tensor) -> [Tensor?]) {
+        self.op = op
+        self.targets = inputs.map { t in
+            guard t.requiresGrad else { return nil }
+            if let n = t.gradFn { return .node(n) }
+            return .leaf(t)
+        }
+        self.inputShapes = inputs.map(\.shape)
+        self.backward = backward
+    }
+}
+
+/// Whether operations record a graph. Off inside `withNoGrad` and while `backward()` runs.
+public enum GradMode {
+    nonisolated(unsafe) static var enabled = true
+    public static var isEnabled: Bool { enabled }
+}
+
+/// Runs `body` without recording a graph (inference, frozen reference models, optimizer updates).
+@discardableResult
+public func withNoGrad<R>(_ body: () throws -> R) rethrows -> R {
+    let previous = GradMode.enabled
+    GradMode.enabled = false
+    defer { GradMode.enabled = previous }
+    return try body()
+}
+
+extension Tensor {
+    /// Attaches `backward` to `self` (a fresh op output) when grad mode is on and an input needs it.
+    /// Each op calls this once, right after computing its forward value.
+    @inline(__always)
+    func recording(_ op: String, _ inputs: [Tensor], _ backward: @escaping (Tensor) -> [Tensor?]) -> Tensor {
+        if Anomaly.enabled { Anomaly.check(self, op: op, phase: "forward") }
+        guard GradMode.enabled, inputs.contains(where: { $0.requiresGrad }) else { return self }
+        requiresGrad = true
+        gradFn = Node(op: op, inputs: inputs, backward: backward)
+        return self
+    }
+}

@@ -1,0 +1,102 @@
+import Foundation
+
+/// Layer normalisation over the last dimension with optional affine `weight` and `bias` of shape
+/// [D] (PyTorch `F.layer_norm` with `normalized_shape = [D]`, biased variance). Keeps each row's
+/// mean and reciprocal standard deviation for the backward pass.
+public func layerNorm(_ input: Tensor, weight: Tensor?, bias: Tensor?, eps: Float = 1e-5) -> Tensor {
+    let d = input.shape.last ?? 0
+    if let weight { precondition(weight.shape == [d], "layer_norm: weight \(weight.shape) does not match last dim of input \(input.shape)") }
+    if let bias { precondition(bias.shape == [d], "layer_norm: bias \(bias.shape) does not match last dim of input \(input.shape)") }
+    let x = input.contiguousData()
+    let rows = x.count / max(d, 1)
+    let out = Tensor(uninitializedShape: x.shape)
+    let mean = Tensor(uninitializedShape: [rows]), rstd = Tensor(uninitializedShape: [rows])
+    let xp = x.pointer, op = out.pointer, mp = mean.pointer, rp = rstd.pointer
+    let wp = weight?.contiguousData().pointer, bp = bias?.contiguousData().pointer
+    Kernels.forEachRow(rows, d) { r in
+        let xr = xp + r * d, orow = op + r * d
+        var s: Float = 0
+        for j in 0..<d { s += xr[j] }
+        let m = s / Float(d)
+        var v: Float = 0
+        for j in 0..<d { let c = xr[j] - m; v += c * c }
+        let rs = 1 / (v / Float(d) + eps).squareRoot()
+        mp[r] = m
+        rp[r] = rs
+        for j in 0..<d {
+            var y = (xr[j] - m) * rs
+            if let wp { y *= wp[j] }
+            if let bp { y += bp[j] }
+            orow[j] = y
+        }
+    }
+    var inputs = [input]
+    if let weight { inputs.append(weight) }
+    if let bias { inputs.append(bias) }
+    let hasWeight = weight != nil, hasBias = bias != nil
+    return out.recording("layer_norm", inputs) { g in
+        let gc = g.contiguousData()
+        let gp = gc.pointer
+        let dx = Tensor(uninitializedShape: x.shape)
+        let dxp = dx.pointer
+        // Row-parallel dx; dweight/dbias are column sums, done afterwards in one pass.
+        Kernels.forEachRow(rows, d) { r in
+            let xr = xp + r * d, gr = gp + r * d, dr = dxp + r * d
+            let m = mp[r], rs = rp[r]
+            var meanG: Float = 0, meanGX: Float = 0
+            for j in 0..<d {
+                let gw = gr[j] * (wp?[j] ?? 1)
+                meanG += gw
+                meanGX += gw * (xr[j] - m) * rs
+            }
+            meanG /= Float(d)
+            meanGX /= Float(d)
+            for j in 0..<d {
+                let gw = gr[j] * (wp?[j] ?? 1)
+                dr[j] = (gw - meanG - (xr[j] - m) * rs * meanGX) * rs
+            }
+        }
+        var grads: [Tensor?] = [dx.reshaped(input.shape)]
+        if hasWeight {
+            let dw = Tensor.zeros([d])
+            let dwp = dw.pointer
+            for r in 0..<rows {
+                let xr = xp + r * d, gr = gp + r * d
+                let m = mp[r], rs = rp[r]
+                for j in 0..<d { dwp[j] += gr[j] * (xr[j] - m) * rs }
+            }
+            grads.append(dw)
+        }
+        if hasBias { grads.append(Kernels.sum(gc.reshaped([rows, d]), axes: [0]).reshaped([d])) }
+        return grads
+    }
+}
+
+extension Tensor {
+    /// Sets entries above the diagonal of the last two dims to `-inf` (a causal attention mask over
+    /// [..., T_query, T_key], keys aligned to the end so cached prefixes work); their gradient is 0.
+    public func causalMasked(fill: Float = -.infinity) -> Tensor {
+        precondition(rank >= 2, "causal_mask: needs [..., T_query, T_key], got shape \(shape)")
+        let tq = shape[rank - 2], tk = shape[rank - 1]
+        let x = contiguousData()
+        let y = Tensor(uninitializedShape: shape)
+        let xp = x.pointer, yp = y.pointer
+        let mats = count / Swift.max(tq * tk, 1)
+        let shift = tk - tq
+        Kernels.forEachRow(mats * tq, tk) { r in
+            let i = r % tq
+            let src = xp + r * tk, dst = yp + r * tk
+            for j in 0..<tk { dst[j] = j > i + shift ? fill : src[j] }
+        }
+        return y.recording("causal_mask", [self]) { g in
+            let gc = g.contiguousData()
+            let dx = Tensor(uninitializedShape: g.shape)
+            let gp = gc.pointer, dp = dx.pointer
+            Kernels.forEachRow(mats * tq, tk) { r in
+                let i = r % tq
+                for j in 0..<tk { dp[r * tk + j] = j > i + shift ? 0 : gp[r * tk + j] }
+            }
+            return [dx]
+        }
+    }
+}

@@ -1,0 +1,107 @@
+import Foundation
+
+// Pointwise functions. Rules that are cheaper from the output (exp, tanh, sigmoid, sqrt) keep it.
+
+extension Tensor {
+    public func exp() -> Tensor {
+        let y = Kernels.map(self) { Foundation.exp($0) }
+        return y.recording("exp", [self]) { g in [Kernels.zip(g, y, op: "exp") { $0 * $1 }] }
+    }
+
+    public func log() -> Tensor {
+        let x = self
+        return Kernels.map(x) { Foundation.log($0) }.recording("log", [x]) { g in [Kernels.zip(g, x, op: "log") { $0 / $1 }] }
+    }
+
+    public func sqrt() -> Tensor {
+        let y = Kernels.map(self) { $0.squareRoot() }
+        return y.recording("sqrt", [self]) { g in [Kernels.zip(g, y, op: "sqrt") { $0 / (2 * $1) }] }
+    }
+
+    public func tanh() -> Tensor {
+        let y = Kernels.map(self) { Foundation.tanh($0) }
+        return y.recording("tanh", [self]) { g in [Kernels.zip(g, y, op: "tanh") { $0 * (1 - $1 * $1) }] }
+    }
+
+    public func sigmoid() -> Tensor {
+        let y = Kernels.map(self) { Tensor.sigmoid($0) }
+        return y.recording("sigmoid", [self]) { g in [Kernels.zip(g, y, op: "sigmoid") { $0 * $1 * (1 - $1) }] }
+    }
+
+    /// log(sigmoid(x)), computed without overflow (DPO's loss uses it).
+    public func logSigmoid() -> Tensor {
+        let x = self
+        return Kernels.map(x) { Swift.min($0, 0) - Foundation.log1p(Foundation.exp(-Swift.abs($0))) }
+            .recording("logsigmoid", [x]) { g in [Kernels.zip(g, x, op: "logsigmoid") { g, x in g * Tensor.sigmoid(-x) }] }
+    }
+
+    /// log(1 + exp(x)), computed without overflow.
+    public func softplus() -> Tensor {
+        let x = self
+        return Kernels.map(x) { Swift.max($0, 0) + Foundation.log1p(Foundation.exp(-Swift.abs($0))) }
+            .recording("softplus", [x]) { g in [Kernels.zip(g, x, op: "softplus") { g, x in g * Tensor.sigmoid(x) }] }
+    }
+
+    public func relu() -> Tensor {
+        let x = self
+        return Kernels.map(x) { Swift.max($0, 0) }.recording("relu", [x]) { g in [Kernels.zip(g, x, op: "relu") { $1 > 0 ? $0 : 0 }] }
+    }
+
+    /// |x|; the gradient at 0 is 0, as in PyTorch.
+    public func abs() -> Tensor {
+        let x = self
+        return Kernels.map(x) { Swift.abs($0) }.recording("abs", [x]) { g in
+            [Kernels.zip(g, x, op: "abs") { g, x in x > 0 ? g : (x < 0 ? -g : 0) }]
+        }
+    }
+
+    /// x * sigmoid(x).
+    public func silu() -> Tensor {
+        let x = self
+        return Kernels.map(x) { $0 * Tensor.sigmoid($0) }.recording("silu", [x]) { g in
+            [Kernels.zip(g, x, op: "silu") { g, x in
+                let s = Tensor.sigmoid(x)
+                return g * s * (1 + x * (1 - s))
+            }]
+        }
+    }
+
+    public enum GELUApproximation: Sendable { case none, tanh }
+
+    /// GELU: exact (erf) by default, or the tanh approximation GPT-2 uses (PyTorch `approximate='tanh'`).
+    public func gelu(approximate: GELUApproximation = .none) -> Tensor {
+        let x = self
+        switch approximate {
+        case .tanh:
+            return Kernels.map(x) { Tensor.geluTanh($0) }.recording("gelu_tanh", [x]) { g in
+                [Kernels.zip(g, x, op: "gelu_tanh") { g, x in g * Tensor.geluTanhDerivative(x) }]
+            }
+        case .none:
+            return Kernels.map(x) { 0.5 * $0 * (1 + Foundation.erf($0 / 2.0.squareRoot().float)) }.recording("gelu", [x]) { g in
+                [Kernels.zip(g, x, op: "gelu") { g, x in
+                    let cdf = 0.5 * (1 + Foundation.erf(x / Float(2).squareRoot()))
+                    let pdf = Foundation.exp(-0.5 * x * x) / Float(2 * Double.pi).squareRoot()
+                    return g * (cdf + x * pdf)
+                }]
+            }
+        }
+    }
+
+    @inline(__always) static func sigmoid(_ x: Float) -> Float {
+        x >= 0 ? 1 / (1 + Foundation.exp(-x)) : { let e = Foundation.exp(x); return e / (1 + e) }()
+    }
+
+    @usableFromInline static let geluC: Float = Float((2.0 / Double.pi).squareRoot())
+
+    @inline(__always) static func geluTanh(_ x: Float) -> Float {
+        0.5 * x * (1 + Foundation.tanh(geluC * (x + 0.044715 * x * x * x)))
+    }
+
+    @inline(__always) static func geluTanhDerivative(_ x: Float) -> Float {
+        let u = geluC * (x + 0.044715 * x * x * x)
+        let t = Foundation.tanh(u)
+        return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * geluC * (1 + 3 * 0.044715 * x * x)
+    }
+}
+
+extension Double { fileprivate var float: Float { Float(self) } }
