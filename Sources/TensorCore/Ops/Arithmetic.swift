@@ -61,7 +61,8 @@ extension Tensor {
     public func pow(_ p: Float) -> Tensor {
         let x = self
         return Kernels.map(x) { Foundation.pow($0, p) }.recording("pow", [x]) { g in
-            [Kernels.zip(g, x, op: "pow") { g, x in g * p * Foundation.pow(x, p - 1) }]
+            // d/dx x^0 = 0 everywhere (PyTorch), not 0 * 0^-1 = NaN at x = 0.
+            [p == 0 ? Tensor.zeros(x.shape) : Kernels.zip(g, x, op: "pow") { g, x in g * p * Foundation.pow(x, p - 1) }]
         }
     }
 
@@ -70,7 +71,7 @@ extension Tensor {
         let x = self, sx = shape, sp = p.shape
         let y = Kernels.zip(x, p, op: "pow") { Foundation.pow($0, $1) }
         return y.recording("pow", [x, p]) { g in
-            [x.requiresGrad ? Kernels.sumToShape(Kernels.zip3(g, x, p, op: "pow") { g, x, p in g * p * Foundation.pow(x, p - 1) }, sx) : nil,
+            [x.requiresGrad ? Kernels.sumToShape(Kernels.zip3(g, x, p, op: "pow") { g, x, p in p == 0 ? 0 : g * p * Foundation.pow(x, p - 1) }, sx) : nil,
              p.requiresGrad ? Kernels.sumToShape(Kernels.zip3(g, y, x, op: "pow") { g, y, x in x > 0 ? g * y * Foundation.log(x) : 0 }, sp) : nil]
         }
     }

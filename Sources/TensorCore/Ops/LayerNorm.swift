@@ -11,9 +11,10 @@ public func layerNorm(_ input: Tensor, weight: Tensor?, bias: Tensor?, eps: Floa
     let rows = x.count / max(d, 1)
     let out = Tensor(uninitializedShape: x.shape)
     let mean = Tensor(uninitializedShape: [rows]), rstd = Tensor(uninitializedShape: [rows])
+    let w = weight?.contiguousData(), bb = bias?.contiguousData()
     let xp = x.pointer, op = out.pointer, mp = mean.pointer, rp = rstd.pointer
-    let wp = weight?.contiguousData().pointer, bp = bias?.contiguousData().pointer
-    Kernels.forEachRow(rows, d) { r in
+    let wp = w?.pointer, bp = bb?.pointer
+    withExtendedLifetime((w, bb)) { Kernels.forEachRow(rows, d) { r in
         let xr = xp + r * d, orow = op + r * d
         var s: Float = 0
         for j in 0..<d { s += xr[j] }
@@ -29,12 +30,14 @@ public func layerNorm(_ input: Tensor, weight: Tensor?, bias: Tensor?, eps: Floa
             if let bp { y += bp[j] }
             orow[j] = y
         }
-    }
+    } }
     var inputs = [input]
     if let weight { inputs.append(weight) }
     if let bias { inputs.append(bias) }
     let hasWeight = weight != nil, hasBias = bias != nil
     return out.recording("layer_norm", inputs) { g in
+        // Pointers are re-derived from the captured tensors so their buffers outlive the forward pass.
+        let xp = x.pointer, mp = mean.pointer, rp = rstd.pointer, wp = w?.pointer
         let gc = g.contiguousData()
         let gp = gc.pointer
         let dx = Tensor(uninitializedShape: x.shape)

@@ -52,7 +52,7 @@ extension Kernels {
     }
 
     /// A tensor whose last two dims GEMM can read directly (itself, or a contiguous copy).
-    private static func gemmReadable(_ t: Tensor) -> Tensor {
+    static func gemmReadable(_ t: Tensor) -> Tensor {
         let r = t.rank
         return gemmLayout(rows: t.shape[r - 2], cols: t.shape[r - 1], rowStride: t.strides[r - 2], colStride: t.strides[r - 1]) == nil
             ? t.contiguousData() : t

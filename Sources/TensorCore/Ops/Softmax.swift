@@ -106,6 +106,7 @@ public func crossEntropy(logits: Tensor, targets: [Int], ignoreIndex: Int = -100
     }
     let shape = logits.shape
     return value.recording("cross_entropy", [logits]) { g in
+        let pp = probs.pointer  // the closure keeps `probs` alive for the backward pass
         let dx = Tensor(uninitializedShape: shape)
         let gc = g.contiguousData()
         let d = dx.pointer, gp = gc.pointer
