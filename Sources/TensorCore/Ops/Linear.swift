@@ -7,7 +7,7 @@ public func linear(_ input: Tensor, weight: Tensor, bias: Tensor? = nil) -> Tens
                  "linear: input \(input.shape) does not match weight \(weight.shape) ([out, in])")
     let outF = weight.shape[0], inF = weight.shape[1]
     if let bias { precondition(bias.shape == [outF], "linear: bias \(bias.shape) does not match weight \(weight.shape)") }
-    let x2 = withNoGrad { input.reshaped([-1, inF]) }
+    let x2 = Kernels.gemmReadable(withNoGrad { input.reshaped([-1, inF]) })
     let w = Kernels.gemmReadable(weight)
     let rows = x2.shape[0]
     let out = Tensor(uninitializedShape: Array(input.shape.dropLast()) + [outF])

@@ -2,8 +2,8 @@
 // share storage whenever the strides allow it; `contiguous()` materialises.
 
 extension Tensor {
-    /// Same data in a new shape; one dimension may be -1. A view when this tensor is contiguous,
-    /// otherwise a copy.
+    /// Same data in a new shape; one dimension may be -1. A view whenever the strides allow it
+    /// (always for contiguous tensors, and e.g. for splitting a strided dimension), otherwise a copy.
     public func reshaped(_ newShape: [Int]) -> Tensor {
         var target = newShape
         if let i = newShape.firstIndex(of: -1) {
@@ -13,8 +13,12 @@ extension Tensor {
         }
         precondition(Shape.count(target) == count, "reshape: shape \(shape) (\(count) elements) cannot become \(newShape)")
         if target == shape { return self }
-        let base = contiguous()
         let sourceShape = shape
+        if let viewStrides = Shape.viewStrides(from: shape, strides, to: target) {
+            return Tensor(storage: storage, shape: target, strides: viewStrides, offset: offset)
+                .recording("reshape", [self]) { g in [g.reshaped(sourceShape)] }
+        }
+        let base = contiguous()
         let view = Tensor(storage: base.storage, shape: target, strides: Shape.contiguousStrides(target), offset: base.offset)
         return view.recording("reshape", [base]) { g in [g.reshaped(sourceShape)] }
     }

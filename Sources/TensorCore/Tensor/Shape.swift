@@ -39,4 +39,33 @@ public enum Shape {
         precondition(a >= 0 && a < max(rank, 1), "\(op): axis \(axis) out of range for rank \(rank)")
         return a
     }
+
+    /// Strides that let a tensor of `shape`/`strides` be seen as `newShape` without copying, or nil
+    /// when no such view exists (the rule of PyTorch's `view`: each group of old dimensions that is
+    /// contiguous in memory may be re-split freely).
+    public static func viewStrides(from shape: [Int], _ strides: [Int], to newShape: [Int]) -> [Int]? {
+        let n = count(shape)
+        if n == 0 || shape.isEmpty { return contiguousStrides(newShape) }
+        var newStrides = [Int](repeating: 0, count: newShape.count)
+        var viewD = newShape.count - 1
+        var chunkBaseStride = strides[shape.count - 1]
+        var tensorNumel = 1, viewNumel = 1
+        for d in stride(from: shape.count - 1, through: 0, by: -1) {
+            tensorNumel *= shape[d]
+            if d == 0 || (shape[d - 1] != 1 && strides[d - 1] != tensorNumel * chunkBaseStride) {
+                while viewD >= 0 && (viewNumel < tensorNumel || newShape[viewD] == 1) {
+                    newStrides[viewD] = viewNumel * chunkBaseStride
+                    viewNumel *= newShape[viewD]
+                    viewD -= 1
+                }
+                if viewNumel != tensorNumel { return nil }
+                if d > 0 {
+                    chunkBaseStride = strides[d - 1]
+                    tensorNumel = 1
+                    viewNumel = 1
+                }
+            }
+        }
+        return viewD == -1 ? newStrides : nil
+    }
 }
