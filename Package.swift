@@ -24,7 +24,7 @@ let package = Package(
             dependencies: ["TensorCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Examples/tiny-train"
         ),
-        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"], path: "Tests/TensorCoreTests"),
+        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"], path: "Tests/TensorCoreTests", exclude: ["Fixtures"]),
         .testTarget(name: "AlignmentTests", dependencies: ["Alignment", "TensorCore"], path: "Tests/AlignmentTests"),
     ],
     swiftLanguageModes: [.v5]
