@@ -28,6 +28,11 @@ public struct Generation: Equatable, Sendable {
     /// Log-probability of each sampled token under the temperature-scaled softmax over the whole
     /// vocabulary (before top-k/top-p filtering), which is what PPO's policy ratio compares against.
     public var logProbs: [[Float]]
+
+    public init(tokens: [[Int]], logProbs: [[Float]]) {
+        self.tokens = tokens
+        self.logProbs = logProbs
+    }
 }
 
 extension GPT {

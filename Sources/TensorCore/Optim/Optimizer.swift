@@ -10,6 +10,7 @@ public protocol Optimizer: AnyObject {
     var stepCount: Int { get }
     func step()
     /// Per-parameter buffers by name (`"0.exp_avg"`, ...) plus `"step"` as a one-element tensor.
+    /// The buffers are the live ones (no copy): write them out before the next `step()`.
     func state() -> [String: Tensor]
     func loadState(_ state: [String: Tensor]) throws
 }
