@@ -20,6 +20,11 @@ let package = Package(
         .target(name: "TensorCore", dependencies: ["CBLASShim"], path: "Sources/TensorCore"),
         .target(name: "Alignment", dependencies: ["TensorCore"], path: "Sources/Alignment"),
         .executableTarget(
+            name: "align",
+            dependencies: ["TensorCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/align"
+        ),
+        .executableTarget(
             name: "tiny-train",
             dependencies: ["TensorCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Examples/tiny-train"

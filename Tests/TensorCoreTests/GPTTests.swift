@@ -113,3 +113,31 @@ final class GPTTests: XCTestCase {
         }
     }
 }
+
+final class HuggingFaceLayoutTests: XCTestCase {
+    func testSaveHuggingFaceRoundTripKeepsOutputsAndScalarHead() throws {
+        let config = GPTConfig(vocabSize: 9, contextLength: 6, dModel: 8, layers: 1, heads: 2, scalarHead: true)
+        let model = GPT(config, seed: 1)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hf-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try model.saveHuggingFace(directory: dir, metadata: ["step": "5"])
+        let names = try SafeTensors.read(dir.appendingPathComponent("model.safetensors")).tensors.keys
+        XCTAssertTrue(names.contains("transformer.h.0.attn.c_attn.weight"))
+        XCTAssertEqual(try SafeTensors.read(dir.appendingPathComponent("model.safetensors")).tensors["transformer.h.0.mlp.c_fc.weight"]?.shape, [8, 32])
+        let loaded = try GPT.loadHuggingFace(directory: dir)
+        XCTAssertEqual(loaded.config, config)
+        let ids = [1, 2, 3, 4, 5, 6]
+        let (a, sa) = withNoGrad { let h = model.hiddenStates(ids, batch: 2); return (model.logits(fromHidden: h), model.scores(fromHidden: h)) }
+        let (b, sb) = withNoGrad { let h = loaded.hiddenStates(ids, batch: 2); return (loaded.logits(fromHidden: h), loaded.scores(fromHidden: h)) }
+        XCTAssertEqual(a.scalars, b.scalars)
+        XCTAssertEqual(sa.scalars, sb.scalars)
+    }
+
+    func testLoadHuggingFaceNamesTheBrokenFile() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hf-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try Data(#"{"vocab_size": 5}"#.utf8).write(to: dir.appendingPathComponent("config.json"))
+        XCTAssertThrowsError(try GPT.loadHuggingFace(directory: dir)) { XCTAssertTrue("\($0)".contains("n_positions"), "\($0)") }
+    }
+}

@@ -1,0 +1,119 @@
+import ArgumentParser
+import Foundation
+import TensorCore
+
+@main
+struct Align: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "align",
+        abstract: "Score and sample GPT-2-architecture checkpoints (Hugging Face save_pretrained layout).",
+        subcommands: [Score.self, Generate.self])
+}
+
+/// A failure worth one line on stderr and a non-zero exit.
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// Reads a JSONL file of `{"input_ids": [...]}` objects, naming file and line on bad input.
+func readInputIDs(_ path: String) throws -> [[Int]] {
+    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw CLIError(description: "\(path): cannot read file") }
+    var rows: [[Int]] = []
+    for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        let trimmed = line.trimmingCharacters(in: .whitespaces)
+        if trimmed.isEmpty { continue }
+        guard let object = try? JSONSerialization.jsonObject(with: Data(trimmed.utf8)) as? [String: Any] else {
+            throw CLIError(description: "\(path):\(i + 1): not a JSON object")
+        }
+        guard let ids = object["input_ids"] as? [NSNumber], !ids.isEmpty,
+              ids.allSatisfy({ Double(exactly: $0.doubleValue) != nil && $0.doubleValue == Double($0.intValue) }) else {
+            throw CLIError(description: "\(path):\(i + 1): \"input_ids\" must be a non-empty array of integers")
+        }
+        rows.append(ids.map(\.intValue))
+    }
+    return rows
+}
+
+func loadModel(_ dir: String) throws -> GPT {
+    do { return try GPT.loadHuggingFace(directory: URL(fileURLWithPath: dir)) } catch {
+        throw CLIError(description: "\(error)")
+    }
+}
+
+func checkIDs(_ ids: [Int], _ model: GPT, line: Int, path: String) throws {
+    if let bad = ids.first(where: { $0 < 0 || $0 >= model.config.vocabSize }) {
+        throw CLIError(description: "\(path):\(line): token id \(bad) outside the vocabulary 0..<\(model.config.vocabSize)")
+    }
+    if ids.count > model.config.contextLength {
+        throw CLIError(description: "\(path):\(line): \(ids.count) tokens exceed the context length \(model.config.contextLength)")
+    }
+}
+
+func printJSON(_ object: [String: Any]) throws {
+    let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+    FileHandle.standardOutput.write(data + Data("\n".utf8))
+}
+
+func fail(_ error: Error) -> Never {
+    FileHandle.standardError.write(Data("align: \(error)\n".utf8))
+    Foundation.exit(1)
+}
+
+struct Score: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print per-token log-probabilities: for each input line, log p(token t+1 | tokens 0...t) for every position after the first.")
+
+    @Option(help: "Checkpoint directory with config.json and model.safetensors.") var model: String
+    @Option(help: "JSONL file, one {\"input_ids\": [...]} per line.") var input: String
+
+    func run() throws {
+        do {
+            let gpt = try loadModel(model)
+            for (i, ids) in try readInputIDs(input).enumerated() {
+                try checkIDs(ids, gpt, line: i + 1, path: input)
+                let logp = withNoGrad { gpt(ids, batch: 1).logSoftmax(axis: -1) }
+                let values = (0..<(ids.count - 1)).map { Double(logp[0, $0, ids[$0 + 1]]) }
+                try printJSON(["logprobs": values])
+            }
+        } catch { fail(error) }
+    }
+}
+
+struct Generate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Sample continuations with a KV cache; prints {\"tokens\", \"logprobs\"} per prompt as JSONL.")
+
+    @Option(help: "Checkpoint directory with config.json and model.safetensors.") var model: String
+    @Option(help: "JSONL file of prompts, one {\"input_ids\": [...]} per line.") var input: String
+    @Option(help: "Maximum number of new tokens per prompt.") var maxNewTokens = 32
+    @Option(help: "Sampling temperature; 0 decodes greedily.") var temperature: Float = 1
+    @Option(help: "Keep only the k most likely tokens (default: all).") var topK: Int?
+    @Option(help: "Nucleus sampling: keep the most likely tokens up to this total probability.") var topP: Float = 1
+    @Option(help: "Stop a sequence after this token id (default: none).") var eos: Int?
+    @Option(help: "Random seed.") var seed: UInt64 = 0
+    @Option(help: "Prompts sampled together in one batch.") var batchSize = 8
+
+    func validate() throws {
+        guard temperature >= 0 else { throw ValidationError("--temperature must be >= 0, got \(temperature)") }
+        guard topP > 0 && topP <= 1 else { throw ValidationError("--top-p must be in (0, 1], got \(topP)") }
+        guard batchSize > 0 else { throw ValidationError("--batch-size must be positive") }
+        if let topK, topK <= 0 { throw ValidationError("--top-k must be positive, got \(topK)") }
+    }
+
+    func run() throws {
+        do {
+            let gpt = try loadModel(model)
+            let prompts = try readInputIDs(input)
+            for (i, p) in prompts.enumerated() { try checkIDs(p, gpt, line: i + 1, path: input) }
+            var rng = RandomGenerator(seed: seed)
+            let options = SamplingOptions(temperature: temperature, topK: topK, topP: topP, maxNewTokens: maxNewTokens, eosToken: eos)
+            for start in stride(from: 0, to: prompts.count, by: batchSize) {
+                let batch = Array(prompts[start..<min(start + batchSize, prompts.count)])
+                let out = gpt.generate(prompts: batch, options: options, generator: &rng)
+                for (tokens, lps) in zip(out.tokens, out.logProbs) {
+                    try printJSON(["tokens": tokens, "logprobs": lps.map(Double.init)])
+                }
+            }
+        } catch { fail(error) }
+    }
+}
