@@ -29,6 +29,12 @@ let package = Package(
             dependencies: ["TensorCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Examples/tiny-train"
         ),
+        .executableTarget(
+            name: "char-lm",
+            dependencies: ["TensorCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Examples/char-lm",
+            exclude: ["sonnets.txt"]
+        ),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"], path: "Tests/TensorCoreTests", exclude: ["Fixtures"]),
         .testTarget(name: "AlignmentTests", dependencies: ["Alignment", "TensorCore"], path: "Tests/AlignmentTests"),
     ],
