@@ -2,6 +2,9 @@
 public enum Anomaly {
     nonisolated(unsafe) static var enabled = false
     nonisolated(unsafe) static var first: AnomalyError?
+    /// True while `backward()` runs: ops that backward rules call internally (reshape, expand, ...)
+    /// are not forward ops of the user's graph, and their outputs are checked as the rule's result.
+    nonisolated(unsafe) static var inBackward = false
 
     static func check(_ t: Tensor, op: String, phase: String) {
         guard first == nil else { return }
@@ -33,14 +36,16 @@ public struct AnomalyError: Error, CustomStringConvertible, Equatable {
 /// Runs `body` checking every op's output and every gradient for NaN/Inf, and throws the first one
 /// found (naming the op and phase) once `body` returns. Slow: meant for debugging.
 public func withAnomalyDetection<R>(_ body: () throws -> R) throws -> R {
-    let previous = Anomaly.enabled
+    // A nested block reports only what happens inside it; the enclosing block's first anomaly
+    // (if any) is kept for the enclosing block to throw.
+    let previous = Anomaly.enabled, enclosingFirst = Anomaly.first
     Anomaly.enabled = true
     Anomaly.first = nil
-    defer { Anomaly.enabled = previous }
-    let result = try body()
-    if let error = Anomaly.first {
-        Anomaly.first = nil
-        throw error
+    defer {
+        Anomaly.enabled = previous
+        Anomaly.first = enclosingFirst
     }
+    let result = try body()
+    if let error = Anomaly.first { throw error }
     return result
 }

@@ -12,6 +12,9 @@ extension Tensor {
             precondition(count == 1, "backward: implicit gradient needs a one-element tensor, got shape \(shape)")
             seed = Tensor.ones(shape)
         }
+        let wasInBackward = Anomaly.inBackward
+        Anomaly.inBackward = true
+        defer { Anomaly.inBackward = wasInBackward }
         withNoGrad {
             guard let root = gradFn else {
                 accumulateGrad(seed)

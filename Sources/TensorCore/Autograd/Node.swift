@@ -25,6 +25,22 @@ final class Node {
         self.inputShapes = inputs.map(\.shape)
         self.backward = backward
     }
+
+    /// Releases upstream nodes iteratively: a graph dropped without `backward()` (evaluation with
+    /// grad mode on, a long unrolled loop) would otherwise free one node per stack frame.
+    deinit {
+        var pending: [Node] = []
+        for case .node(let n)? in targets { pending.append(n) }
+        targets = []
+        backward = nil
+        while var node = pending.popLast() {
+            // Nodes still referenced elsewhere are released later by their other owner.
+            guard isKnownUniquelyReferenced(&node) else { continue }
+            for case .node(let n)? in node.targets { pending.append(n) }
+            node.targets = []
+            node.backward = nil
+        }
+    }
 }
 
 /// Whether operations record a graph. Off inside `withNoGrad` and while `backward()` runs.
@@ -47,10 +63,13 @@ extension Tensor {
     /// Each op calls this once, right after computing its forward value.
     @inline(__always)
     func recording(_ op: String, _ inputs: [Tensor], _ backward: @escaping (Tensor) -> [Tensor?]) -> Tensor {
-        if Anomaly.enabled { Anomaly.check(self, op: op, phase: "forward") }
+        if Anomaly.enabled && !Anomaly.inBackward { Anomaly.check(self, op: op, phase: "forward") }
         guard GradMode.enabled, inputs.contains(where: { $0.requiresGrad }) else { return self }
-        requiresGrad = true
-        gradFn = Node(op: op, inputs: inputs, backward: backward)
-        return self
+        // The node hangs off a fresh handle on the same data. Rules that saved `self` (exp, tanh,
+        // softmax keep their output) then hold no reference back to their own node: otherwise
+        // output -> node -> rule -> output is a cycle, and a graph dropped without backward() leaks.
+        let out = Tensor(storage: storage, shape: shape, strides: strides, offset: offset, requiresGrad: true)
+        out.gradFn = Node(op: op, inputs: inputs, backward: backward)
+        return out
     }
 }

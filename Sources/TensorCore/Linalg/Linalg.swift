@@ -72,9 +72,11 @@ public enum Linalg {
         let m = a.shape[0], n = a.shape[1]
         let work = scratchCopy(a)
         var s = [Float](repeating: 0, count: max(min(m, n), 1))
+        // U and Vᵀ are not referenced with jobz = "N", but row-major LAPACKE still requires
+        // ldu >= 1 and ldvt >= n (ldvt = 1 fails with info -11).
         var u: Float = 0, vt: Float = 0
-        let info = LAPACKE_sgesdd(LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "N")), Int32(m), Int32(n), work.pointer, Int32(n),
-                                  &s, &u, 1, &vt, 1)
+        let info = LAPACKE_sgesdd(LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "N")), Int32(m), Int32(n), work.pointer, Int32(max(n, 1)),
+                                  &s, &u, 1, &vt, Int32(max(n, 1)))
         if info > 0 { throw Error(routine: "sgesdd", info: Int(info), reason: "SVD did not converge") }
         if info < 0 { throw Error(routine: "sgesdd", info: Int(info), reason: "argument \(-info) was illegal") }
         return Array(s.prefix(min(m, n)))

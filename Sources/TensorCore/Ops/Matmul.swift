@@ -8,13 +8,18 @@ extension Tensor {
     /// dimensions broadcast.
     public func matmul(_ other: Tensor) -> Tensor {
         precondition(rank >= 1 && other.rank >= 1, "matmul: scalars are not matrices (shapes \(shape) and \(other.shape))")
+        // Vector · vector is a 0-D dot product; a 1-D left operand otherwise acts as a row.
+        if rank == 1 && other.rank == 1 { return unsqueezed(axis: 0).matmul(other).squeezed(axis: 0) }
         if rank == 1 { return unsqueezed(axis: 0).matmul(other).squeezed(axis: -2) }
         if other.rank == 1 { return matmul(other.unsqueezed(axis: 1)).squeezed(axis: -1) }
         let a = self, b = other
         let y = Kernels.matmul(a, b)
+        // Save only what the needed gradients read: dA needs B, dB needs A.
+        let aShape = a.shape, bShape = b.shape
+        let savedB = a.requiresGrad ? b : nil, savedA = b.requiresGrad ? a : nil
         return y.recording("matmul", [a, b]) { g in
-            [a.requiresGrad ? Kernels.matmulGradLeft(g, b, aShape: a.shape) : nil,
-             b.requiresGrad ? Kernels.matmulGradRight(a, g, bShape: b.shape) : nil]
+            [savedB.map { Kernels.matmulGradLeft(g, $0, aShape: aShape) },
+             savedA.map { Kernels.matmulGradRight($0, g, bShape: bShape) }]
         }
     }
 }

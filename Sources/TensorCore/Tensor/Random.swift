@@ -50,7 +50,10 @@ public struct RandomGenerator: RandomNumberGenerator, Codable, Equatable, Sendab
     /// An index drawn with probability proportional to `weights` (non-negative, not all zero).
     public mutating func nextCategorical(_ weights: UnsafeBufferPointer<Float>) -> Int {
         var total: Double = 0
-        for w in weights { total += Double(w) }
+        for w in weights {
+            precondition(w >= 0, "categorical: weight \(w) is negative or NaN")
+            total += Double(w)
+        }
         precondition(total > 0 && total.isFinite, "categorical: weights must be non-negative with a positive finite sum")
         let u = Double(next() >> 11) * (1.0 / 9_007_199_254_740_992.0) * total
         var acc: Double = 0
