@@ -1,0 +1,83 @@
+import Foundation
+import TensorCore
+
+/// A JSONL line that cannot be used, named by file and 1-based line number.
+public struct DataError: Error, CustomStringConvertible, Equatable {
+    public let file: String
+    public let line: Int
+    public let reason: String
+    public var description: String { "\(file):\(line): \(reason)" }
+}
+
+/// `{"prompt", "completion"}`, TRL's prompt-completion format for SFT.
+public struct SFTExample: Equatable, Sendable {
+    public var prompt: String
+    public var completion: String
+    public init(prompt: String, completion: String) { self.prompt = prompt; self.completion = completion }
+}
+
+/// `{"prompt", "chosen", "rejected"}`, TRL's preference format.
+public struct PreferenceExample: Equatable, Sendable {
+    public var prompt: String
+    public var chosen: String
+    public var rejected: String
+    public init(prompt: String, chosen: String, rejected: String) { self.prompt = prompt; self.chosen = chosen; self.rejected = rejected }
+}
+
+/// Reads TRL-style JSONL files. Blank lines are skipped; every other line must be a JSON object
+/// with the required string fields, and completions must not be empty.
+public enum JSONL {
+    /// Each non-blank line as a JSON object with its 1-based line number.
+    public static func objects(at path: String) throws -> [(line: Int, object: [String: Any])] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw DataError(file: path, line: 0, reason: "cannot read file")
+        }
+        guard let text = String(data: data, encoding: .utf8) else { throw DataError(file: path, line: 0, reason: "not UTF-8 text") }
+        var out: [(Int, [String: Any])] = []
+        for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+            if line.isEmpty { continue }
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+                throw DataError(file: path, line: i + 1, reason: "not a JSON object")
+            }
+            out.append((i + 1, object))
+        }
+        return out
+    }
+
+    static func string(_ object: [String: Any], _ key: String, file: String, line: Int, allowEmpty: Bool = true) throws -> String {
+        guard let value = object[key] else { throw DataError(file: file, line: line, reason: "missing field \"\(key)\"") }
+        guard let s = value as? String else { throw DataError(file: file, line: line, reason: "field \"\(key)\" is not a string") }
+        if !allowEmpty && s.isEmpty { throw DataError(file: file, line: line, reason: "field \"\(key)\" is empty") }
+        return s
+    }
+
+    public static func sftExamples(at path: String) throws -> [SFTExample] {
+        try objects(at: path).map { line, o in
+            SFTExample(prompt: try string(o, "prompt", file: path, line: line),
+                       completion: try string(o, "completion", file: path, line: line, allowEmpty: false))
+        }
+    }
+
+    public static func preferenceExamples(at path: String) throws -> [PreferenceExample] {
+        try objects(at: path).map { line, o in
+            PreferenceExample(prompt: try string(o, "prompt", file: path, line: line),
+                              chosen: try string(o, "chosen", file: path, line: line, allowEmpty: false),
+                              rejected: try string(o, "rejected", file: path, line: line, allowEmpty: false))
+        }
+    }
+
+    public static func prompts(at path: String) throws -> [String] {
+        try objects(at: path).map { line, o in try string(o, "prompt", file: path, line: line, allowEmpty: false) }
+    }
+
+    /// Writes one JSON object per line (sorted keys), atomically.
+    public static func write(_ rows: [[String: Any]], to path: String) throws {
+        var data = Data()
+        for row in rows {
+            data.append(try JSONSerialization.data(withJSONObject: row, options: [.sortedKeys]))
+            data.append(0x0A)
+        }
+        try SafeTensors.atomicWrite(data, to: URL(fileURLWithPath: path))
+    }
+}
