@@ -35,6 +35,16 @@ let package = Package(
             path: "Examples/char-lm",
             exclude: ["sonnets.txt"]
         ),
+        .executableTarget(
+            name: "matmul-bench",
+            dependencies: ["TensorCore", "CBLASShim", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Benchmarks/matmul-bench"
+        ),
+        .executableTarget(
+            name: "train-bench",
+            dependencies: ["TensorCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Benchmarks/train-bench"
+        ),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"], path: "Tests/TensorCoreTests", exclude: ["Fixtures"]),
         .testTarget(name: "AlignmentTests", dependencies: ["Alignment", "TensorCore"], path: "Tests/AlignmentTests"),
     ],

@@ -40,7 +40,7 @@ extension Tensor {
                     case .node(let upstream):
                         let key = ObjectIdentifier(upstream)
                         if let existing = grads[key] {
-                            grads[key] = Kernels.zip(existing, ig, op: "backward") { $0 + $1 }
+                            grads[key] = Kernels.zip(existing, ig, op: "backward", AddKernel.self)
                         } else {
                             grads[key] = ig
                         }

@@ -5,7 +5,7 @@ import Foundation
 
 public func + (a: Tensor, b: Tensor) -> Tensor {
     let sa = a.shape, sb = b.shape
-    return Kernels.zip(a, b, op: "add") { $0 + $1 }.recording("add", [a, b]) { g in
+    return Kernels.zip(a, b, op: "add", AddKernel.self).recording("add", [a, b]) { g in
         [Kernels.sumToShape(g, sa), Kernels.sumToShape(g, sb)]
     }
 }
@@ -83,7 +83,8 @@ extension Tensor {
 
     private static func select(_ a: Tensor, _ b: Tensor, op: String, _ prefersA: @escaping (Float, Float) -> Bool) -> Tensor {
         let sa = a.shape, sb = b.shape
-        let y = Kernels.zip(a, b, op: op) { prefersA($0, $1) || $0 == $1 ? $0 : $1 }
+        // A NaN on either side propagates (PyTorch); `prefersA` alone would pick the other operand.
+        let y = Kernels.zip(a, b, op: op) { $0.isNaN || prefersA($0, $1) || $0 == $1 ? $0 : $1 }
         return y.recording(op, [a, b]) { g in
             [Kernels.sumToShape(Kernels.zip3(g, a, b, op: op) { g, a, b in a == b ? g / 2 : (prefersA(a, b) ? g : 0) }, sa),
              Kernels.sumToShape(Kernels.zip3(g, a, b, op: op) { g, a, b in a == b ? g / 2 : (prefersA(a, b) ? 0 : g) }, sb)]

@@ -33,7 +33,7 @@ public func scaledDotProductAttention(_ q: Tensor, _ k: Tensor, _ v: Tensor, cau
             var m = -Float.infinity
             for j in 0..<visible { m = max(m, row[j]) }
             var sum: Float = 0
-            for j in 0..<visible { let e = Foundation.exp(row[j] - m); row[j] = e; sum += e }
+            for j in 0..<visible { let e = FastMath.exp(row[j] - m); row[j] = e; sum += e }
             let inv = 1 / sum
             for j in 0..<visible { row[j] *= inv }
             for j in visible..<tk { row[j] = 0 }

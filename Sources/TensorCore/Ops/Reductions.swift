@@ -38,19 +38,22 @@ extension Tensor {
     public func mean(axes: [Int]? = nil, keepDims: Bool = false) -> Tensor {
         let ax = normalizedAxes(axes, op: "mean")
         let n = ax.reduce(1) { $0 * shape[$1] }
-        return sum(axes: axes, keepDims: keepDims) * (1 / Float(Swift.max(n, 1)))
+        // Over zero elements this is 0 * inf = NaN, as PyTorch's 0/0.
+        return sum(axes: axes, keepDims: keepDims) * (1 / Float(n))
     }
 
     public func mean(axis: Int, keepDims: Bool = false) -> Tensor { mean(axes: [axis], keepDims: keepDims) }
 
-    /// Maximum over `axes` (PyTorch `amax`): the gradient is shared evenly among tied maxima.
+    /// Maximum over `axes` (PyTorch `amax`): the gradient is shared evenly among tied maxima, and a
+    /// NaN anywhere in a slice makes its result NaN.
     public func max(axes: [Int]? = nil, keepDims: Bool = false) -> Tensor {
-        extremum(axes: axes, keepDims: keepDims, op: "max", initial: -.infinity) { Swift.max($0, $1) }
+        // Not Swift.max, which drops a NaN that arrives after a number.
+        extremum(axes: axes, keepDims: keepDims, op: "max", initial: -.infinity) { $0 >= $1 || $0.isNaN ? $0 : $1 }
     }
 
-    /// Minimum over `axes` (PyTorch `amin`).
+    /// Minimum over `axes` (PyTorch `amin`), NaN-propagating like `max`.
     public func min(axes: [Int]? = nil, keepDims: Bool = false) -> Tensor {
-        extremum(axes: axes, keepDims: keepDims, op: "min", initial: .infinity) { Swift.min($0, $1) }
+        extremum(axes: axes, keepDims: keepDims, op: "min", initial: .infinity) { $0 <= $1 || $0.isNaN ? $0 : $1 }
     }
 
     public func max(axis: Int, keepDims: Bool = false) -> Tensor { max(axes: [axis], keepDims: keepDims) }
@@ -84,8 +87,8 @@ extension Tensor {
 
     public func logSumExp(axis: Int, keepDims: Bool = false) -> Tensor { logSumExp(axes: [axis], keepDims: keepDims) }
 
-    /// Index of the largest element along `axis` (first on ties), as plain integers in row-major
-    /// order of the remaining dimensions.
+    /// Index of the largest element along `axis` (first on ties; a NaN counts as the largest, as in
+    /// PyTorch), as plain integers in row-major order of the remaining dimensions.
     public func argmax(axis: Int = -1) -> [Int] {
         let a = Shape.axis(axis, rank: rank, op: "argmax")
         let moved = permuted(Array((0..<rank).filter { $0 != a }) + [a]).contiguousData()
@@ -93,7 +96,9 @@ extension Tensor {
         let p = moved.pointer
         return (0..<rows).map { r in
             var best = 0
-            for j in 1..<Swift.max(n, 1) where p[r * n + j] > p[r * n + best] { best = j }
+            for j in 1..<Swift.max(n, 1) where !p[r * n + best].isNaN && (p[r * n + j] > p[r * n + best] || p[r * n + j].isNaN) {
+                best = j
+            }
             return best
         }
     }

@@ -18,10 +18,12 @@ extension Kernels {
             for j in 0..<n { m = Swift.max(m, xr[j]) }
             if !m.isFinite { m = 0 }
             var s: Float = 0
-            for j in 0..<n { let e = Foundation.exp(xr[j] - m); yr[j] = e; s += e }
+            for j in 0..<n { let e = FastMath.exp(xr[j] - m); yr[j] = e; s += e }
             if log {
-                let lse = Foundation.log(s) + m
-                for j in 0..<n { yr[j] = xr[j] - lse }
+                // (x - m) - log(s), as PyTorch: forming log(s) + m first rounds it to the ulp of m
+                // (6e-5 near 1000) and costs log-probs of large logits their precision.
+                let ls = Foundation.log(s)
+                for j in 0..<n { yr[j] = (xr[j] - m) - ls }
             } else {
                 let inv = 1 / s
                 for j in 0..<n { yr[j] *= inv }
@@ -95,7 +97,7 @@ public func crossEntropy(logits: Tensor, targets: [Int], ignoreIndex: Int = -100
     }
     // Turn log-probs into probs in place; backward needs softmax, not its log.
     let pp = probs.pointer
-    Kernels.forEachRow(rows, c) { r in for j in 0..<c { pp[r * c + j] = Foundation.exp(pp[r * c + j]) } }
+    Kernels.forEachRow(rows, c) { r in for j in 0..<c { pp[r * c + j] = FastMath.exp(pp[r * c + j]) } }
 
     let leading = Array(logits.shape.dropLast())
     let value: Tensor

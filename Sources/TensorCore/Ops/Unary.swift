@@ -4,7 +4,7 @@ import Foundation
 
 extension Tensor {
     public func exp() -> Tensor {
-        let y = Kernels.map(self) { Foundation.exp($0) }
+        let y = Kernels.map(self) { FastMath.exp($0) }
         return y.recording("exp", [self]) { g in [Kernels.zip(g, y, op: "exp") { $0 * $1 }] }
     }
 
@@ -19,7 +19,7 @@ extension Tensor {
     }
 
     public func tanh() -> Tensor {
-        let y = Kernels.map(self) { Foundation.tanh($0) }
+        let y = Kernels.map(self) { FastMath.tanh($0) }
         return y.recording("tanh", [self]) { g in [Kernels.zip(g, y, op: "tanh") { $0 * (1 - $1 * $1) }] }
     }
 
@@ -73,8 +73,8 @@ extension Tensor {
         let x = self
         switch approximate {
         case .tanh:
-            return Kernels.map(x) { Tensor.geluTanh($0) }.recording("gelu_tanh", [x]) { g in
-                [Kernels.zip(g, x, op: "gelu_tanh") { g, x in g * Tensor.geluTanhDerivative(x) }]
+            return Kernels.map(x, GELUTanhKernel.self).recording("gelu_tanh", [x]) { g in
+                [Kernels.zip(g, x, op: "gelu_tanh", GELUTanhBackwardKernel.self)]
             }
         case .none:
             return Kernels.map(x) { 0.5 * $0 * (1 + Foundation.erf($0 / 2.0.squareRoot().float)) }.recording("gelu", [x]) { g in
@@ -88,18 +88,18 @@ extension Tensor {
     }
 
     @inline(__always) static func sigmoid(_ x: Float) -> Float {
-        x >= 0 ? 1 / (1 + Foundation.exp(-x)) : { let e = Foundation.exp(x); return e / (1 + e) }()
+        FastMath.sigmoid(x)
     }
 
-    @usableFromInline static let geluC: Float = Float((2.0 / Double.pi).squareRoot())
+    static var geluC: Float { 0.797_884_56 }  // sqrt(2 / pi)
 
     @inline(__always) static func geluTanh(_ x: Float) -> Float {
-        0.5 * x * (1 + Foundation.tanh(geluC * (x + 0.044715 * x * x * x)))
+        0.5 * x * (1 + FastMath.tanh(geluC * (x + 0.044715 * x * x * x)))
     }
 
     @inline(__always) static func geluTanhDerivative(_ x: Float) -> Float {
         let u = geluC * (x + 0.044715 * x * x * x)
-        let t = Foundation.tanh(u)
+        let t = FastMath.tanh(u)
         return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * geluC * (1 + 3 * 0.044715 * x * x)
     }
 }

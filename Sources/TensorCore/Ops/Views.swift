@@ -27,8 +27,9 @@ extension Tensor {
 
     /// Flattens dimensions `start...end` into one.
     public func flattened(from start: Int = 0, to end: Int = -1) -> Tensor {
+        if rank == 0 { return reshaped([1]) }  // PyTorch: flattening a scalar gives shape [1]
         let s = Shape.axis(start, rank: rank, op: "flatten"), e = Shape.axis(end, rank: rank, op: "flatten")
-        guard rank > 0, s < e else { return self }
+        guard s < e else { return self }
         let merged = shape[s...e].reduce(1, *)
         return reshaped(Array(shape[..<s]) + [merged] + Array(shape[(e + 1)...]))
     }
@@ -75,10 +76,13 @@ extension Tensor {
         }
     }
 
-    /// Element `index` along `axis`, with that dimension removed.
+    /// Element `index` along `axis` (negative counts from the end, as in PyTorch), with that
+    /// dimension removed.
     public func select(axis: Int, _ index: Int) -> Tensor {
         let a = Shape.axis(axis, rank: rank, op: "select")
-        return slice(axis: a, index..<(index + 1)).squeezed(axis: a)
+        let i = index < 0 ? index + shape[a] : index
+        precondition(i >= 0 && i < shape[a], "select: index \(index) out of range for dim \(axis) of shape \(shape)")
+        return slice(axis: a, i..<(i + 1)).squeezed(axis: a)
     }
 
     /// Broadcasts size-1 (or missing leading) dimensions to `newShape` without copying (stride 0).
