@@ -9,6 +9,7 @@ public enum Anomaly {
     static func check(_ t: Tensor, op: String, phase: String) {
         guard first == nil else { return }
         let c = t.contiguousData()
+        defer { withExtendedLifetime(c) {} }
         let p = c.pointer
         for i in 0..<c.count where !p[i].isFinite {
             first = AnomalyError(op: op, phase: phase, shape: t.shape, index: i, value: p[i])

@@ -16,6 +16,7 @@ extension Tensor {
         let n = shape[a]
         for i in indices { precondition(i >= 0 && i < n, "index_select: index \(i) out of range 0..<\(n) for dim \(axis) of shape \(shape)") }
         let x = contiguousData()
+        defer { withExtendedLifetime(x) {} }
         let outer = shape[..<a].reduce(1, *), inner = shape[(a + 1)...].reduce(1, *)
         var outShape = shape
         outShape[a] = indices.count
@@ -32,6 +33,7 @@ extension Tensor {
         let inShape = shape
         return out.recording("index_select", [self]) { g in
             let gc = g.contiguousData()
+            defer { withExtendedLifetime(gc) {} }
             let dx = Tensor.zeros(inShape)
             let gp = gc.pointer, dp = dx.pointer
             // Serial over the indices: repeated indices add into the same slice.
@@ -54,6 +56,7 @@ extension Tensor {
                      (0..<rank).allSatisfy { $0 == a || indexShape[$0] == shape[$0] },
                      "gather: index shape \(indexShape) (\(indices.count) values) does not fit input \(shape) along dim \(axis)")
         let x = contiguousData()
+        defer { withExtendedLifetime(x) {} }
         let n = shape[a], m = indexShape[a]
         let outer = shape[..<a].reduce(1, *), inner = shape[(a + 1)...].reduce(1, *)
         for i in indices { precondition(i >= 0 && i < n, "gather: index \(i) out of range 0..<\(n) for dim \(axis) of shape \(shape)") }
@@ -70,6 +73,7 @@ extension Tensor {
         let inShape = shape
         return out.recording("gather", [self]) { g in
             let gc = g.contiguousData()
+            defer { withExtendedLifetime(gc) {} }
             let dx = Tensor.zeros(inShape)
             let gp = gc.pointer, dp = dx.pointer
             for o in 0..<outer {

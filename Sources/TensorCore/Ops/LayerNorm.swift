@@ -8,6 +8,7 @@ public func layerNorm(_ input: Tensor, weight: Tensor?, bias: Tensor?, eps: Floa
     if let weight { precondition(weight.shape == [d], "layer_norm: weight \(weight.shape) does not match last dim of input \(input.shape)") }
     if let bias { precondition(bias.shape == [d], "layer_norm: bias \(bias.shape) does not match last dim of input \(input.shape)") }
     let x = input.contiguousData()
+    defer { withExtendedLifetime(x) {} }
     let rows = x.count / max(d, 1)
     let out = Tensor(uninitializedShape: x.shape)
     let mean = Tensor(uninitializedShape: [rows]), rstd = Tensor(uninitializedShape: [rows])
@@ -39,6 +40,7 @@ public func layerNorm(_ input: Tensor, weight: Tensor?, bias: Tensor?, eps: Floa
         // Pointers are re-derived from the captured tensors so their buffers outlive the forward pass.
         let xp = x.pointer, mp = mean.pointer, rp = rstd.pointer, wp = w?.pointer
         let gc = g.contiguousData()
+        defer { withExtendedLifetime(gc) {} }
         let gp = gc.pointer
         let dx = Tensor(uninitializedShape: x.shape)
         let dxp = dx.pointer
@@ -82,6 +84,7 @@ extension Tensor {
         precondition(rank >= 2, "causal_mask: needs [..., T_query, T_key], got shape \(shape)")
         let tq = shape[rank - 2], tk = shape[rank - 1]
         let x = contiguousData()
+        defer { withExtendedLifetime(x) {} }
         let y = Tensor(uninitializedShape: shape)
         let xp = x.pointer, yp = y.pointer
         let mats = count / Swift.max(tq * tk, 1)
@@ -93,6 +96,7 @@ extension Tensor {
         }
         return y.recording("causal_mask", [self]) { g in
             let gc = g.contiguousData()
+            defer { withExtendedLifetime(gc) {} }
             let dx = Tensor(uninitializedShape: g.shape)
             let gp = gc.pointer, dp = dx.pointer
             Kernels.forEachRow(mats * tq, tk) { r in

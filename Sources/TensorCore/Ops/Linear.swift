@@ -31,6 +31,7 @@ public func linear(_ input: Tensor, weight: Tensor, bias: Tensor? = nil) -> Tens
     let inShape = input.shape
     return out.recording("linear", inputs) { g in
         let g2 = g.contiguousData().reshaped([rows, outF])
+        defer { withExtendedLifetime(g2) {} }
         var grads: [Tensor?] = []
         if input.requiresGrad {
             let dx = Tensor(uninitializedShape: [rows, inF])

@@ -92,6 +92,7 @@ extension Tensor {
     public func argmax(axis: Int = -1) -> [Int] {
         let a = Shape.axis(axis, rank: rank, op: "argmax")
         let moved = permuted(Array((0..<rank).filter { $0 != a }) + [a]).contiguousData()
+        defer { withExtendedLifetime(moved) {} }
         let n = shape[a], rows = count / Swift.max(n, 1)
         let p = moved.pointer
         return (0..<rows).map { r in

@@ -44,6 +44,7 @@ extension Tensor {
     public func softmax(axis: Int = -1) -> Tensor {
         alongAxis(axis, op: "softmax") { x in
             let xc = x.contiguousData(), n = x.shape.last ?? 1
+            defer { withExtendedLifetime(xc) {} }
             let y = Tensor(uninitializedShape: x.shape)
             Kernels.softmaxRows(xc.pointer, y.pointer, rows: x.count / Swift.max(n, 1), n: n, log: false)
             return y.recording("softmax", [x]) { g in
@@ -58,6 +59,7 @@ extension Tensor {
     public func logSoftmax(axis: Int = -1) -> Tensor {
         alongAxis(axis, op: "log_softmax") { x in
             let xc = x.contiguousData(), n = x.shape.last ?? 1
+            defer { withExtendedLifetime(xc) {} }
             let y = Tensor(uninitializedShape: x.shape)
             Kernels.softmaxRows(xc.pointer, y.pointer, rows: x.count / Swift.max(n, 1), n: n, log: true)
             return y.recording("log_softmax", [x]) { g in
@@ -85,6 +87,7 @@ public func crossEntropy(logits: Tensor, targets: [Int], ignoreIndex: Int = -100
     precondition(logits.rank >= 1 && targets.count == rows,
                  "cross_entropy: \(targets.count) targets for logits of shape \(logits.shape) (\(rows) rows)")
     let x = logits.contiguousData()
+    defer { withExtendedLifetime(x) {} }
     let probs = Tensor(uninitializedShape: [rows, c])
     Kernels.softmaxRows(x.pointer, probs.pointer, rows: rows, n: c, log: true)
     var active = 0
@@ -111,6 +114,7 @@ public func crossEntropy(logits: Tensor, targets: [Int], ignoreIndex: Int = -100
         let pp = probs.pointer  // the closure keeps `probs` alive for the backward pass
         let dx = Tensor(uninitializedShape: shape)
         let gc = g.contiguousData()
+        defer { withExtendedLifetime(gc) {} }
         let d = dx.pointer, gp = gc.pointer
         let scale: Float = reduction == .mean ? 1 / Float(Swift.max(active, 1)) : 1
         Kernels.forEachRow(rows, c) { r in

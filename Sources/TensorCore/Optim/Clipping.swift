@@ -7,6 +7,7 @@ public func clipGradNorm(_ parameters: [Tensor], maxNorm: Float) -> Float {
     for p in parameters {
         guard let g = p.grad else { continue }
         let c = g.contiguousData()
+        defer { withExtendedLifetime(c) {} }
         let gp = c.pointer
         for i in 0..<c.count { total += Double(gp[i]) * Double(gp[i]) }
     }

@@ -12,6 +12,7 @@ extension Tensor {
         checkInPlace("update")
         guard let g = grad else { return }
         let gc = g.contiguousData()
+        defer { withExtendedLifetime(gc) {} }
         if isContiguous {
             let p = pointer, gp = gc.pointer
             for i in 0..<count { p[i] = f(p[i], gp[i]) }

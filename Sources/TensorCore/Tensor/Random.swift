@@ -88,6 +88,7 @@ extension Tensor {
     /// non-negative weights (PyTorch `torch.multinomial(p, 1)` per row).
     public func sampleCategorical(generator: inout RandomGenerator) -> [Int] {
         let c = contiguousData()
+        defer { withExtendedLifetime(c) {} }
         let n = shape.last ?? 0
         let rows = count / Swift.max(n, 1)
         return (0..<rows).map { r in generator.nextCategorical(UnsafeBufferPointer(start: c.pointer + r * n, count: n)) }
