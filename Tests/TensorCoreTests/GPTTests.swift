@@ -141,3 +141,38 @@ final class HuggingFaceLayoutTests: XCTestCase {
         XCTAssertThrowsError(try GPT.loadHuggingFace(directory: dir)) { XCTAssertTrue("\($0)".contains("n_positions"), "\($0)") }
     }
 }
+
+final class LayerModuleTests: XCTestCase {
+    func testRMSNormValuesAndGradients() {
+        let norm = RMSNorm(3, eps: 0)
+        let y = withNoGrad { norm(Tensor([3, 4, 0], shape: [1, 3])) }
+        let rms = Float((25.0 / 3).squareRoot())
+        XCTAssertEqual(y.scalars[0], 3 / rms, accuracy: 1e-6)
+        XCTAssertEqual(y.scalars[1], 4 / rms, accuracy: 1e-6)
+        var rng = RandomGenerator(seed: 1)
+        let x = Tensor.normal([2, 4], generator: &rng, requiresGrad: true)
+        let withWeight = RMSNorm(4)
+        withNoGrad { withWeight.weight.assign(Tensor([0.5, 1, 1.5, 2])) }
+        let r = gradCheck([x, withWeight.weight]) { t in withWeight(t[0]) }
+        XCTAssertTrue(r.passed, r.description)
+    }
+
+    func testLinearModuleMatchesFunctionalLinearAndCountsParameters() {
+        var rng = RandomGenerator(seed: 2)
+        let layer = Linear(5, 3, generator: &rng)
+        XCTAssertEqual(layer.namedParameters().map(\.name), ["weight", "bias"])
+        XCTAssertEqual(layer.parameterCount, 18)
+        XCTAssertTrue(layer.weight.scalars.allSatisfy { abs($0) <= 1 / Float(5).squareRoot() })
+        let x = Tensor.normal([2, 5], generator: &rng)
+        XCTAssertEqual(layer(x).scalars, linear(x, weight: layer.weight, bias: layer.bias).scalars)
+        layer.freeze()
+        XCTAssertTrue(layer.trainableParameters().isEmpty)
+    }
+
+    func testActivationModules() {
+        let x = Tensor([-1, 0.5, 2])
+        XCTAssertEqual(Activation(.relu)(x).scalars, x.relu().scalars)
+        XCTAssertEqual(Activation(.geluTanh)(x).scalars, x.gelu(approximate: .tanh).scalars)
+        XCTAssertEqual(Activation(.silu)(x).scalars, x.silu().scalars)
+    }
+}
