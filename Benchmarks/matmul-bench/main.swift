@@ -67,17 +67,19 @@ struct MatmulBench: ParsableCommand {
             let flops = 2.0 * Double(c.m * c.n * c.k * c.batch)
             for t in threadCounts {
                 Threading.threadCount = t
+                // Raw OpenBLAS with its own threads at the same count (TensorCore may pin it to 1).
                 let direct = {
-                    withExtendedLifetime((aStore, bStore, out)) {
+                    Threading.withBLASThreads(t) { withExtendedLifetime((aStore, bStore, out)) {
                         let lda = Int32(c.transA ? c.m : c.k), ldb = Int32(c.transB ? c.k : c.n)
                         for i in 0..<c.batch {
                             cblas_sgemm(CblasRowMajor, c.transA ? CblasTrans : CblasNoTrans, c.transB ? CblasTrans : CblasNoTrans,
                                         Int32(c.m), Int32(c.n), Int32(c.k), 1, aStore.pointer + i * c.m * c.k, lda,
                                         bStore.pointer + i * c.k * c.n, ldb, 0, out.pointer + i * c.m * c.n, Int32(c.n))
                         }
-                    }
+                    } }
                 }
-                let viaTensor = { _ = withNoGrad { (c.batch == 1 ? a.squeezed(axis: 0) : a).matmul(c.batch == 1 ? b.squeezed(axis: 0) : b) } }
+                let (lhs, rhs) = c.batch == 1 ? (a.squeezed(axis: 0), b.squeezed(axis: 0)) : (a, b)
+                let viaTensor = { _ = withNoGrad { lhs.matmul(rhs) } }
                 // Interleave the two contenders twice and keep each one's best.
                 var tTensor = Double.infinity, tBLAS = Double.infinity
                 for _ in 0..<2 {

@@ -57,25 +57,49 @@ final class ThreadingTests: XCTestCase {
     }
 
     func testThreadCountConfiguresBLAS() {
+        let split = Threading.splitGEMM
+        defer { Threading.splitGEMM = split; Threading.threadCount = 2 }
+        Threading.splitGEMM = false
         Threading.threadCount = 1
         XCTAssertEqual(Threading.threadCount, 1)
         XCTAssertEqual(Threading.blasThreads, 1)
         Threading.threadCount = 2
         XCTAssertEqual(Threading.threadCount, 2)
         XCTAssertEqual(Threading.blasThreads, 2)
+        // Split mode keeps OpenBLAS single-threaded: TensorCore's threads split the GEMMs.
+        Threading.splitGEMM = true
+        Threading.threadCount = 2
+        XCTAssertEqual(Threading.blasThreads, 1)
+    }
+
+    func testSplitGEMMMatchesSingleCall() {
+        var g = RandomGenerator(seed: 5)
+        let a = Tensor.normal([300, 70], generator: &g), b = Tensor.normal([90, 70], generator: &g)
+        let split = Threading.splitGEMM
+        defer { Threading.splitGEMM = split; Threading.threadCount = 2 }
+        Threading.threadCount = 2
+        Threading.splitGEMM = true
+        let tall = a.matmul(b.T).scalars, wide = b.matmul(a.T).scalars
+        XCTAssertEqual(tall, a.matmul(b.T).scalars, "split GEMM is deterministic")
+        Threading.splitGEMM = false
+        // OpenBLAS's own threading may group the sums differently: equal up to rounding.
+        for (x, y) in zip(tall, a.matmul(b.T).scalars) { XCTAssertEqual(x, y, accuracy: 1e-4) }
+        for (x, y) in zip(wide, b.matmul(a.T).scalars) { XCTAssertEqual(x, y, accuracy: 1e-4) }
     }
 
     func testWithBLASThreadsRestores() throws {
         Threading.threadCount = 2
-        let inside = Threading.withBLASThreads(1) { Threading.blasThreads }
-        XCTAssertEqual(inside, 1)
-        XCTAssertEqual(Threading.blasThreads, 2)
+        let before = Threading.blasThreads
+        let other = before == 1 ? 2 : 1
+        let inside = Threading.withBLASThreads(other) { Threading.blasThreads }
+        XCTAssertEqual(inside, other)
+        XCTAssertEqual(Threading.blasThreads, before)
         struct Boom: Error {}
-        XCTAssertThrowsError(try Threading.withBLASThreads(1) { throw Boom() })
-        XCTAssertEqual(Threading.blasThreads, 2, "restored after a throw")
+        XCTAssertThrowsError(try Threading.withBLASThreads(other) { throw Boom() })
+        XCTAssertEqual(Threading.blasThreads, before, "restored after a throw")
         // Same count: body runs, nothing changes.
-        XCTAssertEqual(Threading.withBLASThreads(2) { Threading.blasThreads }, 2)
-        XCTAssertEqual(Threading.blasThreads, 2)
+        XCTAssertEqual(Threading.withBLASThreads(before) { Threading.blasThreads }, before)
+        XCTAssertEqual(Threading.blasThreads, before)
     }
 
     func testElementwiseResultsIndependentOfThreads() {

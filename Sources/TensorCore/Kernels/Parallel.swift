@@ -15,16 +15,27 @@ public enum Threading {
         set {
             precondition(newValue >= 1, "Threading.threadCount: \(newValue) must be at least 1")
             _threadCount = newValue
-            openblas_set_num_threads(Int32(newValue))
+            openblas_set_num_threads(splitGEMM ? 1 : Int32(newValue))
         }
     }
 
     nonisolated(unsafe) private static var _threadCount: Int = {
         let env = ProcessInfo.processInfo.environment["TENSORCORE_NUM_THREADS"].flatMap(Int.init)
         let n = max(env ?? ProcessInfo.processInfo.activeProcessorCount, 1)
-        openblas_set_num_threads(Int32(n))
+        openblas_set_num_threads(splitGEMM ? 1 : Int32(n))
         return n
     }()
+
+    /// Whether large GEMMs are split across TensorCore's threads (OpenBLAS then stays single-
+    /// threaded, so its idle workers never spin against ours) instead of using OpenBLAS threads.
+    /// Environment: TENSORCORE_GEMM=split or blas.
+    nonisolated(unsafe) public static var splitGEMM: Bool = ProcessInfo.processInfo.environment["TENSORCORE_GEMM"] != "blas"
+
+    /// Products below this many FLOPs run as one GEMM call.
+    nonisolated(unsafe) public static var splitGEMMMinFlops = 1 << 20
+
+    /// True while `parallelFor` fans out, so nested work stays on its thread.
+    @usableFromInline nonisolated(unsafe) static var inParallelRegion = false
 
     /// Elements below which a loop stays on the calling thread.
     nonisolated(unsafe) public static var grainSize = 1 << 15
@@ -50,6 +61,9 @@ public enum Threading {
             if count > 0 { body(0..<count) }
             return
         }
+        let nested = inParallelRegion
+        inParallelRegion = true
+        defer { inParallelRegion = nested }
         withoutActuallyEscaping(body) { body in
             DispatchQueue.concurrentPerform(iterations: chunks) { c in
                 let lo = count * c / chunks, hi = count * (c + 1) / chunks

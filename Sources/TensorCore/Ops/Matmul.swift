@@ -48,9 +48,37 @@ extension Kernels {
     }
 
     /// C[m, n] = alpha * op(A)[m, k] * op(B)[k, n] + beta * C, C row-major with leading dim ldc.
-    @inline(__always)
+    /// With `Threading.splitGEMM`, a large product is cut into row (or column) blocks that run on
+    /// TensorCore's threads, each a single-threaded GEMM, so only one thread pool ever runs.
     static func gemm(m: Int, n: Int, k: Int, alpha: Float = 1,
                      _ a: GEMMOperand, _ b: GEMMOperand, beta: Float, _ c: UnsafeMutablePointer<Float>, ldc: Int) {
+        let parts = Threading.threadCount
+        if Threading.splitGEMM && parts > 1 && !Threading.inParallelRegion && 2 * m * n * k >= Threading.splitGEMMMinFlops
+            && max(m, n) >= 2 * parts {
+            let byRows = m >= n
+            let total = byRows ? m : n
+            Threading.parallelFor(parts, costPerItem: Threading.grainSize) { range in
+                for part in range {
+                    let lo = total * part / parts, hi = total * (part + 1) / parts
+                    if byRows {
+                        let ap = a.transpose ? a.pointer + lo : a.pointer + lo * a.ld
+                        sgemm(m: hi - lo, n: n, k: k, alpha: alpha, GEMMOperand(pointer: ap, transpose: a.transpose, ld: a.ld), b,
+                              beta: beta, c + lo * ldc, ldc: ldc)
+                    } else {
+                        let bp = b.transpose ? b.pointer + lo * b.ld : b.pointer + lo
+                        sgemm(m: m, n: hi - lo, k: k, alpha: alpha, a, GEMMOperand(pointer: bp, transpose: b.transpose, ld: b.ld),
+                              beta: beta, c + lo, ldc: ldc)
+                    }
+                }
+            }
+            return
+        }
+        sgemm(m: m, n: n, k: k, alpha: alpha, a, b, beta: beta, c, ldc: ldc)
+    }
+
+    @inline(__always)
+    private static func sgemm(m: Int, n: Int, k: Int, alpha: Float, _ a: GEMMOperand, _ b: GEMMOperand, beta: Float,
+                              _ c: UnsafeMutablePointer<Float>, ldc: Int) {
         cblas_sgemm(CblasRowMajor, a.transpose ? CblasTrans : CblasNoTrans, b.transpose ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a.pointer, Int32(a.ld), b.pointer, Int32(b.ld),
                     beta, c, Int32(ldc))
@@ -68,6 +96,15 @@ extension Kernels {
         let m = a0.shape[a0.rank - 2], k = a0.shape[a0.rank - 1]
         let k2 = b0.shape[b0.rank - 2], n = b0.shape[b0.rank - 1]
         precondition(k == k2, "\(op): inner dimensions differ: \(a0.shape) x \(b0.shape)")
+        // Plain matrices: one GEMM, none of the batch bookkeeping below.
+        if a0.rank == 2 && b0.rank == 2 && m > 0 && n > 0 && k > 0,
+           let la = gemmLayout(rows: m, cols: k, rowStride: a0.strides[0], colStride: a0.strides[1]),
+           let lb = gemmLayout(rows: k, cols: n, rowStride: b0.strides[0], colStride: b0.strides[1]) {
+            let out = Tensor(uninitializedShape: [m, n])
+            gemm(m: m, n: n, k: k, GEMMOperand(pointer: a0.pointer, transpose: la.transpose, ld: la.ld),
+                 GEMMOperand(pointer: b0.pointer, transpose: lb.transpose, ld: lb.ld), beta: 0, out.pointer, ldc: n)
+            return out
+        }
         let aBatch = Array(a0.shape.dropLast(2)), bBatch = Array(b0.shape.dropLast(2))
         guard let batch = Shape.broadcast(aBatch, bBatch) else {
             preconditionFailure("\(op): batch dimensions of \(a0.shape) and \(b0.shape) cannot be broadcast")
