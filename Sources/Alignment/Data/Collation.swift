@@ -62,10 +62,14 @@ public struct Batch: Sendable {
 
     public static let ignoreIndex = -100
 
-    public init(_ pairs: [TokenizedPair], padToken: Int) {
+    /// `padTo` fixes the padded length (at least the longest sequence), so that sub-batches of one
+    /// batch compute exactly what the whole batch computes for their rows.
+    public init(_ pairs: [TokenizedPair], padToken: Int, padTo: Int? = nil) {
         precondition(!pairs.isEmpty, "Batch: no sequences")
         let b = pairs.count
-        let t = max(2, pairs.map { $0.prompt.count + $0.completion.count }.max()!)
+        let longest = pairs.map { $0.prompt.count + $0.completion.count }.max()!
+        precondition(padTo.map { $0 >= longest } ?? true, "Batch: padTo \(padTo!) is shorter than the longest sequence \(longest)")
+        let t = max(2, padTo ?? longest)
         var ids = [Int](repeating: padToken, count: b * t)
         var mask = [Float](repeating: 0, count: b * t)
         var targets = [Int](repeating: Batch.ignoreIndex, count: b * (t - 1))

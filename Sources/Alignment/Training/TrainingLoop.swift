@@ -118,19 +118,10 @@ public final class TrainingLoop<Stage: TrainingStage> {
 
     private func appendMetrics(_ log: StepLog) throws {
         guard let dir = outputDirectory else { return }
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        var row: [String: Any] = ["step": log.step, "epoch": log.epoch]
-        for (k, v) in log.values { row[k] = v.isFinite ? v : nil }
-        var line = try JSONSerialization.data(withJSONObject: row, options: [.sortedKeys])
-        line.append(0x0A)
-        let url = dir.appendingPathComponent("metrics.jsonl")
-        if let handle = try? FileHandle(forWritingTo: url) {
-            try handle.seekToEnd()
-            try handle.write(contentsOf: line)
-            try handle.close()
-        } else {
-            try line.write(to: url)
-        }
+        var row: [String: Double] = log.values
+        row["step"] = Double(log.step)
+        row["epoch"] = log.epoch
+        try MetricsLog.append(row, to: dir)
     }
 
     // MARK: Checkpoints
@@ -170,5 +161,23 @@ public final class TrainingLoop<Stage: TrainingStage> {
         try optimizer.loadState(SafeTensors.read(ckpt.appendingPathComponent("optimizer.safetensors")).tensors)
         step = state.step
         return true
+    }
+}
+
+/// Appends one JSON object per line to `metrics.jsonl` (non-finite values omitted), the format a
+/// pandas user loads with `pd.read_json(path, lines=True)`.
+enum MetricsLog {
+    static func append(_ row: [String: Double], to dir: URL) throws {
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        var line = try JSONSerialization.data(withJSONObject: row.filter { $0.value.isFinite }, options: [.sortedKeys])
+        line.append(0x0A)
+        let url = dir.appendingPathComponent("metrics.jsonl")
+        if let handle = try? FileHandle(forWritingTo: url) {
+            try handle.seekToEnd()
+            try handle.write(contentsOf: line)
+            try handle.close()
+        } else {
+            try line.write(to: url)
+        }
     }
 }

@@ -1,0 +1,219 @@
+import Foundation
+import TensorCore
+
+/// Settings of PPO for language models (names and defaults after TRL's PPOConfig).
+public struct PPOConfig: Codable, Equatable, Sendable {
+    /// Prompts sampled per rollout.
+    public var rolloutBatchSize = 16
+    /// Sequences per gradient step inside a rollout.
+    public var miniBatchSize = 4
+    /// Passes over each rollout.
+    public var ppoEpochs = 4
+    public var rollouts = 20
+    public var learningRate: Float = 1e-5
+    public var maxGradNorm: Float? = 1
+    public var clipRange: Float = 0.2
+    public var clipRangeValue: Float = 0.2
+    public var valueCoef: Float = 0.1
+    public var gamma: Float = 1
+    public var lambda: Float = 0.95
+    public var klCoef: Float = 0.05
+    public var klEstimator: KLEstimator = .k1
+    /// When set, the KL coefficient adapts towards this per-sequence KL (Ziegler et al.).
+    public var targetKL: Float? = nil
+    public var klHorizon: Float = 10_000
+    public var whitenAdvantages = true
+    /// Sampling of responses; log-probs are recomputed at this temperature.
+    public var temperature: Float = 1
+    public var maxNewTokens = 32
+    public var seed: UInt64 = 0
+
+    public init() {}
+
+    public func validate() throws {
+        func bad(_ s: String) -> DataError { DataError(file: "<ppo config>", line: 0, reason: s) }
+        guard rolloutBatchSize >= 1, miniBatchSize >= 1, rolloutBatchSize % miniBatchSize == 0 else {
+            throw bad("rollout batch \(rolloutBatchSize) must be a positive multiple of the minibatch \(miniBatchSize)")
+        }
+        guard temperature > 0 else { throw bad("temperature must be positive for PPO (log-probs are taken at it)") }
+        guard ppoEpochs >= 1, rollouts >= 1, maxNewTokens >= 1 else { throw bad("epochs, rollouts and max new tokens must be positive") }
+    }
+}
+
+/// Where PPO's sequence scores come from.
+public enum PPOReward {
+    /// A reward model (a GPT with a scalar head), read at the last token of prompt + response.
+    case model(GPT)
+    /// A programmatic score of (prompt tokens, response tokens).
+    case function(([Int], [Int]) -> Float)
+}
+
+/// PPO on a causal LM with a value head (the policy's scalar head shares its trunk, as TRL's
+/// `AutoModelForCausalLMWithValueHead`): rollouts from the KV-cache sampler, per-token KL penalty
+/// against a frozen reference, the score added at the last response token, GAE, whitened
+/// advantages, clipped policy and value losses, several epochs of minibatches per rollout.
+///
+/// Old log-probs and values are computed in the same minibatches (same rows, same padding) that
+/// the first epoch trains on, so the first minibatch's ratio is exactly 1.
+public final class PPOTrainer {
+    public let policy: GPT
+    public let reference: GPT
+    public let reward: PPOReward
+    public let prompts: [[Int]]
+    public let config: PPOConfig
+    public let eosToken: Int
+    public let padToken: Int
+    public let optimizer: Optimizer
+    public private(set) var klController: AdaptiveKLController?
+    public private(set) var klCoef: Float
+    public private(set) var rollout = 0
+    public var outputDirectory: URL?
+    public var showProgress = false
+    /// Per rollout, TRL's metric names: objective/kl, objective/scores, policy/clipfrac,
+    /// policy/approxkl, loss/policy, loss/value, val/ratio, ...
+    public private(set) var history: [[String: Double]] = []
+    /// Per minibatch of the latest rollout (ratio and clipfrac of each step, in order).
+    public private(set) var lastRolloutSteps: [[String: Float]] = []
+    var generator: RandomGenerator
+
+    public init(policy: GPT, reference: GPT, reward: PPOReward, prompts: [[Int]], config: PPOConfig,
+                eosToken: Int, padToken: Int) throws {
+        try config.validate()
+        guard policy.config.scalarHead else { throw DataError(file: "<ppo>", line: 0, reason: "the policy needs a value head (config.scalarHead)") }
+        guard !prompts.isEmpty else { throw DataError(file: "<ppo>", line: 0, reason: "no prompts") }
+        self.policy = policy
+        self.reference = reference
+        self.reward = reward
+        self.prompts = prompts
+        self.config = config
+        self.eosToken = eosToken
+        self.padToken = padToken
+        optimizer = Adam.adamW(policy.trainableParameters(), learningRate: config.learningRate, weightDecay: 0)
+        klCoef = config.klCoef
+        if let target = config.targetKL {
+            klController = AdaptiveKLController(initKLCoef: config.klCoef, target: target, horizon: config.klHorizon)
+        }
+        generator = RandomGenerator(seed: config.seed)
+    }
+
+    /// Per-token log-probs at the sampling temperature and values, each [B, T-1] (position t
+    /// scores token t + 1), for the rows of `batch`.
+    func logProbsAndValues(_ model: GPT, _ batch: Batch, values: Bool) -> (Tensor, Tensor?) {
+        let hidden = model.hiddenStates(batch.inputIDs, batch: batch.batchSize)
+        var logits = model.logits(fromHidden: hidden)
+        if config.temperature != 1 { logits = logits * (1 / config.temperature) }
+        let lp = SequenceLogProbs.perToken(logits: logits, batch: batch)
+        guard values else { return (lp, nil) }
+        let v = model.scores(fromHidden: hidden).slice(axis: 1, 0..<(batch.length - 1))
+        return (lp, v)
+    }
+
+    func score(_ pairs: [TokenizedPair]) -> [Float] {
+        switch reward {
+        case .function(let f): return pairs.map { f($0.prompt, $0.completion) }
+        case .model(let rm):
+            let batch = Batch(pairs, padToken: padToken)
+            return withNoGrad { RewardStage.scores(rm, batch) }.scalars
+        }
+    }
+
+    /// Runs `config.rollouts` rollouts (or `count` more).
+    public func train(count: Int? = nil) throws {
+        let end = min(config.rollouts, rollout + (count ?? config.rollouts))
+        let params = policy.trainableParameters()
+        let start = Date()
+        while rollout < end {
+            // 1. Sample responses.
+            let batchPrompts = (0..<config.rolloutBatchSize).map { i in prompts[(rollout * config.rolloutBatchSize + i) % prompts.count] }
+            let generation = policy.generate(prompts: batchPrompts,
+                                             options: SamplingOptions(temperature: config.temperature, maxNewTokens: config.maxNewTokens,
+                                                                      eosToken: eosToken),
+                                             generator: &generator)
+            let pairs = zip(batchPrompts, generation.tokens).map { TokenizedPair(prompt: $0, completion: $1) }
+            let scores = score(pairs)
+            let length = max(2, pairs.map { $0.prompt.count + $0.completion.count }.max()!)
+            let mb = config.miniBatchSize
+            let minibatches = stride(from: 0, to: pairs.count, by: mb).map { Array($0..<($0 + mb)) }
+            func batch(_ rows: [Int]) -> Batch { Batch(rows.map { pairs[$0] }, padToken: padToken, padTo: length) }
+
+            // 2. Old log-probs, values and reference log-probs, minibatch by minibatch (eval mode, no graph).
+            policy.eval()
+            var oldLp: [Tensor] = [], oldV: [Tensor] = [], refLp: [Tensor] = [], masks: [Tensor] = []
+            withNoGrad {
+                for rows in minibatches {
+                    let b = batch(rows)
+                    let (lp, v) = logProbsAndValues(policy, b, values: true)
+                    oldLp.append(lp.contiguous())
+                    oldV.append(v!.contiguous())
+                    refLp.append(logProbsAndValues(reference, b, values: false).0.contiguous())
+                    masks.append(Tensor(b.targets.map { $0 == Batch.ignoreIndex ? 0 : 1 }, shape: [rows.count, length - 1]))
+                }
+            }
+            let mask = Tensor.concat(masks), old = Tensor.concat(oldLp), values = Tensor.concat(oldV), ref = Tensor.concat(refLp)
+
+            // 3. Rewards, advantages, returns over the whole rollout.
+            let (advantages, returns, kl) = withNoGrad { () -> (Tensor, Tensor, Tensor) in
+                let kl = PPO.klPenalty(config.klEstimator, logProbs: old, referenceLogProbs: ref, mask: mask)
+                let rewards = PPO.tokenRewards(scores: Tensor(scores), kl: kl, mask: mask, klCoef: klCoef)
+                var (adv, ret) = PPO.gae(rewards: rewards, values: values, mask: mask, gamma: config.gamma, lambda: config.lambda)
+                if config.whitenAdvantages { adv = PPO.maskedWhiten(adv, mask: mask) }
+                return (adv, ret, kl)
+            }
+            let meanKL = PPO.meanSequenceKL(kl, mask: mask)
+
+            // 4. Epochs of minibatch updates; the first epoch keeps the rollout's minibatch order.
+            policy.train()
+            lastRolloutSteps = []
+            var sums: [String: Double] = [:]
+            func rowsOf(_ t: Tensor, _ rows: [Int]) -> Tensor { t.indexSelect(axis: 0, rows) }
+            func step(rows: [Int]) {
+                let b = batch(rows)
+                optimizer.zeroGrad()
+                let (lp, v) = logProbsAndValues(policy, b, values: true)
+                let m = rowsOf(mask, rows)
+                let pg = PPO.policyLoss(newLogProbs: lp, oldLogProbs: rowsOf(old, rows), advantages: rowsOf(advantages, rows),
+                                        mask: m, clipRange: config.clipRange)
+                let vf = PPO.valueLoss(values: v!, oldValues: rowsOf(values, rows), returns: rowsOf(returns, rows), mask: m,
+                                       clipRange: config.clipRangeValue)
+                (pg.loss + vf.loss * config.valueCoef).backward()
+                if let maxNorm = config.maxGradNorm { clipGradNorm(params, maxNorm: maxNorm) }
+                optimizer.step()
+                var stats = pg.stats.merging(vf.stats) { a, _ in a }
+                stats["loss/policy"] = pg.loss.item
+                stats["loss/value"] = vf.loss.item
+                lastRolloutSteps.append(stats)
+                for (k, val) in stats { sums[k, default: 0] += Double(val) }
+            }
+            for epoch in 0..<config.ppoEpochs {
+                var groups = minibatches
+                if epoch > 0 {
+                    var rows = Array(pairs.indices)
+                    for i in stride(from: rows.count - 1, to: 0, by: -1) { rows.swapAt(i, Int(generator.next() % UInt64(i + 1))) }
+                    groups = stride(from: 0, to: rows.count, by: mb).map { Array(rows[$0..<($0 + mb)]) }
+                }
+                for rows in groups { step(rows: rows) }
+            }
+            let steps = Double(lastRolloutSteps.count)
+            var metrics = sums.mapValues { $0 / steps }
+            metrics["objective/kl"] = Double(meanKL)
+            metrics["objective/scores"] = Double(scores.reduce(0, +)) / Double(scores.count)
+            metrics["objective/kl_coef"] = Double(klCoef)
+            metrics["response_length"] = Double(generation.tokens.reduce(0) { $0 + $1.count }) / Double(scores.count)
+            if var controller = klController {
+                controller.update(currentKL: meanKL, nSteps: config.rolloutBatchSize)
+                klController = controller
+                klCoef = controller.value
+            }
+            rollout += 1
+            metrics["rollout"] = Double(rollout)
+            history.append(metrics)
+            if let dir = outputDirectory { try MetricsLog.append(metrics, to: dir) }
+            if showProgress {
+                let line = String(format: "\rrollout %d/%d  score %.3f  kl %.3f  %.1f s", rollout, config.rollouts,
+                                  metrics["objective/scores"]!, meanKL, Date().timeIntervalSince(start))
+                FileHandle.standardError.write(Data(line.utf8))
+            }
+        }
+        if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+}
