@@ -21,7 +21,7 @@ let package = Package(
         .target(name: "Alignment", dependencies: ["TensorCore"], path: "Sources/Alignment"),
         .executableTarget(
             name: "align",
-            dependencies: ["TensorCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["TensorCore", "Alignment", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/align"
         ),
         .executableTarget(

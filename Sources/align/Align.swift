@@ -6,8 +6,8 @@ import TensorCore
 struct Align: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "align",
-        abstract: "Score and sample GPT-2-architecture checkpoints (Hugging Face save_pretrained layout).",
-        subcommands: [Score.self, Generate.self])
+        abstract: "Train (SFT, reward, DPO, PPO), score and sample GPT-2-architecture checkpoints (transformers layout, byte tokenizer).",
+        subcommands: [Score.self, Generate.self, SFT.self, Reward.self, DPO.self, PPOCommand.self])
 }
 
 /// A failure worth one line on stderr and a non-zero exit.

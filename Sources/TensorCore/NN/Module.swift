@@ -52,14 +52,23 @@ open class Module {
     /// Clears every parameter's gradient.
     public final func zeroGrad() { for p in parameters() { p.zeroGrad() } }
 
-    /// Copies parameter values from a module with the same parameter names and shapes.
-    public final func copyParameters(from other: Module) {
+    /// Copies parameter values from a module with the same parameter names and shapes. With
+    /// `skippingMissing`, parameters the source lacks (a new head, say) keep their values; the names
+    /// copied are returned.
+    @discardableResult
+    public final func copyParameters(from other: Module, skippingMissing: Bool = false) -> [String] {
         let source = Dictionary(uniqueKeysWithValues: other.namedParameters().map { ($0.name, $0.tensor) })
+        var copied: [String] = []
         for (name, p) in namedParameters() {
-            guard let s = source[name] else { preconditionFailure("copyParameters: source has no parameter '\(name)'") }
+            guard let s = source[name] else {
+                if skippingMissing { continue }
+                preconditionFailure("copyParameters: source has no parameter '\(name)'")
+            }
+            copied.append(name)
             precondition(s.shape == p.shape, "copyParameters: '\(name)' has shape \(s.shape) in the source, \(p.shape) here")
             withNoGrad { p.assign(s) }
         }
+        return copied
     }
 
     /// Walks stored properties of this module (and its superclasses up to `Module`), calling
