@@ -160,7 +160,8 @@ struct PPOCommand: ParsableCommand {
     @Option(help: "Policy checkpoint to start from (the SFT model; also the frozen reference).") var model: String
     @Option(help: "Reward model checkpoint (trained with `align reward`).") var rewardModel: String
     @Option(help: "Prompts, one {\"prompt\"} per line.") var prompts: String
-    @Option(help: "Output directory: metrics.jsonl and the final policy in checkpoint/.") var output: String
+    @Option(help: "Output directory: metrics.jsonl and checkpoint/ (the policy with its value head; resumed automatically).") var output: String
+    @Option(help: "Save a resumable checkpoint every N rollouts (default: only at the end).") var saveEvery: Int?
     @Option(help: "Rollouts (each samples --rollout-batch prompts).") var rollouts = 20
     @Option(help: "Prompts per rollout.") var rolloutBatch = 16
     @Option(help: "Sequences per gradient step.") var miniBatch = 4
@@ -199,9 +200,10 @@ struct PPOCommand: ParsableCommand {
             let trainer = try PPOTrainer(policy: policy, reference: sft.frozenCopy(), reward: .model(rm), prompts: promptIDs, config: c,
                                          eosToken: tokenizer.eosToken, padToken: tokenizer.padToken)
             trainer.outputDirectory = URL(fileURLWithPath: output)
+            trainer.saveEvery = saveEvery
+            if try trainer.resumeIfPossible() { FileHandle.standardError.write(Data("resumed after rollout \(trainer.rollout)\n".utf8)) }
             trainer.showProgress = true
             try trainer.train()
-            try policy.saveHuggingFace(directory: URL(fileURLWithPath: output).appendingPathComponent("checkpoint"))
             print("checkpoint: \(output)/checkpoint")
         } catch let e as ValidationError { throw e } catch { fail(error) }
     }

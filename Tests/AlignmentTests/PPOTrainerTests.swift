@@ -64,3 +64,43 @@ final class PPOTrainerTests: XCTestCase {
         XCTAssertTrue(trainer.history[0]["objective/scores"]!.isFinite)
     }
 }
+
+final class PPOResumeTests: XCTestCase {
+    func testResumeEqualsAnUninterruptedRun() throws {
+        let config = GPTConfig(vocabSize: 6, contextLength: 12, dModel: 16, layers: 1, heads: 2, dropout: 0.1, scalarHead: true)
+        func make(_ dir: URL) throws -> (GPT, PPOTrainer) {
+            let policy = GPT(config, seed: 1)
+            let reference = GPT(GPTConfig(vocabSize: 6, contextLength: 12, dModel: 16, layers: 1, heads: 2, scalarHead: true), seed: 1)
+            reference.copyParameters(from: policy)
+            reference.freeze()
+            reference.eval()
+            var ppo = PPOConfig()
+            ppo.rolloutBatchSize = 8
+            ppo.miniBatchSize = 4
+            ppo.ppoEpochs = 2
+            ppo.rollouts = 4
+            ppo.learningRate = 3e-3
+            ppo.maxNewTokens = 3
+            ppo.targetKL = 0.5
+            let trainer = try PPOTrainer(policy: policy, reference: reference, reward: .function { _, r in Float(r.filter { $0 == 4 }.count) },
+                                         prompts: [[2, 3], [5]], config: ppo, eosToken: 0, padToken: 1)
+            trainer.outputDirectory = dir
+            trainer.saveEvery = 2
+            return (policy, trainer)
+        }
+        let a = FileManager.default.temporaryDirectory.appendingPathComponent("ppo-\(UUID().uuidString)")
+        let b = FileManager.default.temporaryDirectory.appendingPathComponent("ppo-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: a); try? FileManager.default.removeItem(at: b) }
+        let (straightPolicy, straight) = try make(a)
+        try straight.train()
+        let (_, interrupted) = try make(b)
+        try interrupted.train(count: 3)  // checkpoint after rollout 2; rollout 3 is lost
+        let (resumedPolicy, resumed) = try make(b)
+        XCTAssertTrue(try resumed.resumeIfPossible())
+        XCTAssertEqual(resumed.rollout, 2)
+        try resumed.train()
+        XCTAssertEqual(resumedPolicy.parameters().flatMap(\.scalars), straightPolicy.parameters().flatMap(\.scalars))
+        XCTAssertEqual(resumed.history.map { $0["objective/scores"]! }, straight.history.suffix(2).map { $0["objective/scores"]! })
+        XCTAssertEqual(resumed.klCoef, straight.klCoef)
+    }
+}

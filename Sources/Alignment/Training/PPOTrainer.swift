@@ -68,6 +68,8 @@ public final class PPOTrainer {
     public private(set) var klCoef: Float
     public private(set) var rollout = 0
     public var outputDirectory: URL?
+    /// Save a resumable checkpoint every N rollouts (and at the end when an output directory is set).
+    public var saveEvery: Int?
     public var showProgress = false
     /// Per rollout, TRL's metric names: objective/kl, objective/scores, policy/clipfrac,
     /// policy/approxkl, loss/policy, loss/value, val/ratio, ...
@@ -208,6 +210,7 @@ public final class PPOTrainer {
             metrics["rollout"] = Double(rollout)
             history.append(metrics)
             if let dir = outputDirectory { try MetricsLog.append(metrics, to: dir) }
+            if let every = saveEvery, rollout % every == 0 { try saveCheckpoint() }
             if showProgress {
                 let line = String(format: "\rrollout %d/%d  score %.3f  kl %.3f  %.1f s", rollout, config.rollouts,
                                   metrics["objective/scores"]!, meanKL, Date().timeIntervalSince(start))
@@ -215,5 +218,53 @@ public final class PPOTrainer {
             }
         }
         if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
+        if outputDirectory != nil && rollout == config.rollouts { try saveCheckpoint() }
+    }
+
+    // MARK: Checkpoints
+
+    struct State: Codable {
+        var rollout: Int
+        var klCoef: Float
+        var klController: AdaptiveKLController?
+        var generator: [UInt64]
+        var randomState: [String: [UInt64]]
+        var config: PPOConfig
+    }
+
+    /// Writes `checkpoint/` (policy with value head in transformers' layout, optimizer state,
+    /// sampler and controller state) atomically into the output directory.
+    public func saveCheckpoint() throws {
+        guard let dir = outputDirectory else { return }
+        let final = dir.appendingPathComponent("checkpoint")
+        let tmp = dir.appendingPathComponent(".checkpoint-tmp-\(getpid())")
+        try? FileManager.default.removeItem(at: tmp)
+        try policy.saveHuggingFace(directory: tmp, metadata: ["rollout": "\(rollout)"])
+        try SafeTensors.write(optimizer.state(), to: tmp.appendingPathComponent("optimizer.safetensors"))
+        let state = State(rollout: rollout, klCoef: klCoef, klController: klController, generator: generator.state,
+                          randomState: policy.randomState, config: config)
+        try JSONEncoder().encode(state).write(to: tmp.appendingPathComponent("trainer_state.json"))
+        let old = dir.appendingPathComponent(".checkpoint-old-\(getpid())")
+        if FileManager.default.fileExists(atPath: final.path) { try FileManager.default.moveItem(at: final, to: old) }
+        try FileManager.default.moveItem(at: tmp, to: final)
+        try? FileManager.default.removeItem(at: old)
+    }
+
+    /// Restores policy, optimizer, sampler and KL-controller state from `outputDirectory/checkpoint`.
+    @discardableResult
+    public func resumeIfPossible() throws -> Bool {
+        guard let dir = outputDirectory else { return false }
+        let ckpt = dir.appendingPathComponent("checkpoint")
+        let stateURL = ckpt.appendingPathComponent("trainer_state.json")
+        guard FileManager.default.fileExists(atPath: stateURL.path) else { return false }
+        let state = try JSONDecoder().decode(State.self, from: Data(contentsOf: stateURL))
+        policy.copyParameters(from: try GPT.loadHuggingFace(directory: ckpt))
+        try optimizer.loadState(SafeTensors.read(ckpt.appendingPathComponent("optimizer.safetensors")).tensors)
+        policy.randomState = state.randomState
+        generator = RandomGenerator(state: state.generator)
+        klCoef = state.klCoef
+        klController = state.klController
+        rollout = state.rollout
+        return true
     }
 }

@@ -129,6 +129,8 @@ public final class TrainingLoop<Stage: TrainingStage> {
     struct State: Codable {
         var step: Int
         var config: TrainerConfig
+        /// Dropout generators of the model, so a resumed run draws the same masks.
+        var randomState: [String: [UInt64]]
     }
 
     /// Writes `checkpoint/` (model in transformers' layout, optimizer state, trainer state) into a
@@ -140,7 +142,7 @@ public final class TrainingLoop<Stage: TrainingStage> {
         try? FileManager.default.removeItem(at: tmp)
         try stage.model.saveHuggingFace(directory: tmp, metadata: ["step": "\(step)"])
         try SafeTensors.write(optimizer.state(), to: tmp.appendingPathComponent("optimizer.safetensors"))
-        try JSONEncoder().encode(State(step: step, config: config)).write(to: tmp.appendingPathComponent("trainer_state.json"))
+        try JSONEncoder().encode(State(step: step, config: config, randomState: stage.model.randomState)).write(to: tmp.appendingPathComponent("trainer_state.json"))
         let old = dir.appendingPathComponent(".checkpoint-old-\(getpid())")
         if FileManager.default.fileExists(atPath: final.path) { try FileManager.default.moveItem(at: final, to: old) }
         try FileManager.default.moveItem(at: tmp, to: final)
@@ -159,6 +161,7 @@ public final class TrainingLoop<Stage: TrainingStage> {
         let saved = try GPT.loadHuggingFace(directory: ckpt)
         stage.model.copyParameters(from: saved)
         try optimizer.loadState(SafeTensors.read(ckpt.appendingPathComponent("optimizer.safetensors")).tensors)
+        stage.model.randomState = state.randomState
         step = state.step
         return true
     }

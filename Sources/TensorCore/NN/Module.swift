@@ -71,6 +71,20 @@ open class Module {
         return copied
     }
 
+    /// States of every random generator inside the module (its dropout layers), by module name.
+    public final var randomState: [String: [UInt64]] {
+        get {
+            var out: [String: [UInt64]] = [:]
+            for (name, m) in namedModules() { if let d = m as? Dropout { out[name] = d.generator.state } }
+            return out
+        }
+        set {
+            for (name, m) in namedModules() {
+                if let d = m as? Dropout, let state = newValue[name] { d.generator = RandomGenerator(state: state) }
+            }
+        }
+    }
+
     /// Walks stored properties of this module (and its superclasses up to `Module`), calling
     /// `body` with the dotted name of each tensor and submodule, recursing into submodules.
     private func visit(prefix: String, _ body: (String, Any) -> Void) {
