@@ -24,6 +24,12 @@ let package = Package(
             dependencies: ["TensorCore", "Alignment", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/align"
         ),
+        .target(name: "RLAIFLab", dependencies: ["TensorCore", "Alignment"], path: "Examples/RLAIFLab"),
+        .executableTarget(
+            name: "rlaif-bandit",
+            dependencies: ["RLAIFLab", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Examples/rlaif-bandit"
+        ),
         .executableTarget(
             name: "tiny-train",
             dependencies: ["TensorCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
@@ -46,6 +52,7 @@ let package = Package(
             path: "Benchmarks/train-bench"
         ),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"], path: "Tests/TensorCoreTests", exclude: ["Fixtures"]),
+        .testTarget(name: "RLAIFLabTests", dependencies: ["RLAIFLab", "TensorCore"], path: "Tests/RLAIFLabTests"),
         .testTarget(name: "AlignmentTests", dependencies: ["Alignment", "TensorCore"], path: "Tests/AlignmentTests"),
     ],
     swiftLanguageModes: [.v5]

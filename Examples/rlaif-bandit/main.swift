@@ -1,0 +1,51 @@
+import ArgumentParser
+import Foundation
+import RLAIFLab
+
+/// Figure 6 of Sharma et al. (2024): why SFT on a strong teacher beats RLAIF when the student's
+/// own samples never reach where the teacher goes.
+@main
+struct RLAIFBandit: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rlaif-bandit",
+        abstract: "The paper's 100-armed bandit (Figure 6): SFT on a strong teacher versus RLAIF from a perfect critic.")
+
+    @Flag(help: "Print {\"student\", \"teacher\", \"sft\", \"rlaif\"}: each policy's expected true reward, as JSON.") var json = false
+    @Option(help: "Directory for bandit.svg, reward.svg and bandit.json.") var output = "results/bandit"
+    @Option(help: "Random seed for the samples.") var seed: UInt64 = 0
+    @Option(help: "β of the RLAIF policy π_S·exp(r̂/β).") var beta: Float = 0.1
+    @Option(help: "Steps of the reward model's full-batch SGD.") var rewardSteps = 7_500
+    @Option(help: "Steps of SFT's full-batch SGD.") var sftSteps = 15_000
+
+    func run() throws {
+        var config = BanditConfig()
+        config.seed = seed
+        config.beta = beta
+        config.rewardSteps = rewardSteps
+        config.sftSteps = sftSteps
+        let result = Bandit.run(config) { line in if !json { FileHandle.standardError.write(Data((line + "\n").utf8)) } }
+        let dir = URL(fileURLWithPath: output)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let actions = (0..<config.actions).map(Double.init)
+        func series(_ name: String, _ p: [Double]) -> LineChart.Series { .init(name: name, points: Array(zip(actions, p))) }
+        let mass = LineChart(title: "Policies over actions (true reward = action)", xLabel: "action", yLabel: "probability",
+                             series: [series("student (SFT start)", result.student), series("teacher", result.teacher),
+                                      series("SFT on teacher", result.sft), series("RLAIF (β = \(beta))", result.rlaif)])
+        try mass.svg().write(to: dir.appendingPathComponent("bandit.svg"), atomically: true, encoding: .utf8)
+        let rewards = LineChart(title: "Learned vs true reward", xLabel: "action", yLabel: "reward",
+                                series: [series("learned r̂", result.learnedReward),
+                                         .init(name: "true r(a) = a / 10", points: actions.map { ($0, $0 / 10) }, dashed: true)])
+        try rewards.svg().write(to: dir.appendingPathComponent("reward.svg"), atomically: true, encoding: .utf8)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        try encoder.encode(result).write(to: dir.appendingPathComponent("bandit.json"))
+        let summary = result.summary
+        if json {
+            print(String(data: try JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys]), encoding: .utf8)!)
+        } else {
+            print("expected true reward of each policy (actions 0-99, reward = action):")
+            for key in ["student", "teacher", "sft", "rlaif"] { print(String(format: "  %-8@ %6.2f", key as NSString, summary[key]!)) }
+            print("wrote \(dir.path)/bandit.svg, reward.svg, bandit.json")
+        }
+    }
+}
