@@ -23,6 +23,8 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Maximum prompt + completion tokens; longer examples are truncated.") var maxLength = 256
     @Option(help: "Maximum prompt tokens; longer prompts lose their beginning.") var maxPromptLength = 128
     @Option(help: "Save a resumable checkpoint every N steps (default: only at the end).") var saveEvery: Int?
+    @Option(help: "Held-out JSONL in the training format; its loss and metrics are logged as eval/*.") var evalData: String?
+    @Option(help: "Evaluate on --eval-data every N steps (default: 50).") var evalEvery = 50
     @Option(help: "Seed for data order and initialisation.") var seed: UInt64 = 0
 
     func trainerConfig() throws -> TrainerConfig {
@@ -38,6 +40,7 @@ struct TrainingOptions: ParsableArguments {
         c.gradientAccumulation = gradAccum
         c.maxGradNorm = maxGradNorm > 0 ? maxGradNorm : nil
         c.saveEvery = saveEvery
+        c.evalEvery = evalData == nil ? nil : evalEvery
         c.seed = seed
         try c.validate()
         return c
@@ -65,9 +68,10 @@ struct TrainingOptions: ParsableArguments {
         return converted
     }
 
-    func run<S: TrainingStage>(_ stage: S, _ examples: [S.Example], report: DataReport) throws {
+    func run<S: TrainingStage>(_ stage: S, _ examples: [S.Example], report: DataReport, evaluation: [S.Example] = []) throws {
         FileHandle.standardError.write(Data("data: \(report)\n".utf8))
         let loop = try TrainingLoop(stage: stage, examples: examples, config: trainerConfig(), outputDirectory: URL(fileURLWithPath: output))
+        loop.evaluationExamples = evaluation
         if try loop.resumeIfPossible() { FileHandle.standardError.write(Data("resumed at step \(loop.step)\n".utf8)) }
         loop.showProgress = true
         try loop.train()
@@ -98,8 +102,13 @@ struct SFT: ParsableCommand {
             var report = DataReport()
             let t = options.tokenization
             let pairs = try JSONL.sftExamples(at: data).compactMap { t.pair(prompt: $0.prompt, completion: $0.completion, report: &report) }
+            var evalReport = DataReport()
+            let held = try options.evalData.map { path in
+                try JSONL.sftExamples(at: path).compactMap { t.pair(prompt: $0.prompt, completion: $0.completion, report: &evalReport) }
+            } ?? []
             let model = try options.loadOrBuild(scalarHead: false)
-            try options.run(SFTStage(model: model, padToken: ByteTokenizer().padToken, reduction: reduction), pairs, report: report)
+            try options.run(SFTStage(model: model, padToken: ByteTokenizer().padToken, reduction: reduction), pairs, report: report,
+                            evaluation: held)
         } catch let e as ValidationError { throw e } catch { fail(error) }
     }
 }
@@ -113,8 +122,9 @@ struct Reward: ParsableCommand {
     func run() throws {
         do {
             let (pairs, report) = try tokenizePreferences(data, options.tokenization)
+            let held = try options.evalData.map { try tokenizePreferences($0, options.tokenization).0 } ?? []
             let model = try options.loadOrBuild(scalarHead: true)
-            try options.run(RewardStage(model: model, padToken: ByteTokenizer().padToken), pairs, report: report)
+            try options.run(RewardStage(model: model, padToken: ByteTokenizer().padToken), pairs, report: report, evaluation: held)
         } catch { fail(error) }
     }
 }
@@ -138,6 +148,7 @@ struct DPO: ParsableCommand {
                 throw ValidationError("--model (the SFT checkpoint) is required: it is also the reference")
             }
             let (pairs, report) = try tokenizePreferences(data, options.tokenization)
+            let held = try options.evalData.map { try tokenizePreferences($0, options.tokenization).0 } ?? []
             let policy = try options.loadOrBuild(scalarHead: false)
             let ref = try reference.map { try GPT.loadHuggingFace(directory: URL(fileURLWithPath: $0)).frozenCopy() } ?? policy.frozenCopy()
             let loss = PreferenceLossConfig(type: type, beta: beta, labelSmoothing: labelSmoothing, simpoGamma: simpoGamma)
@@ -145,9 +156,11 @@ struct DPO: ParsableCommand {
             if precomputeReference {
                 let micro = options.batchSize / max(options.gradAccum, 1)
                 let filled = stage.precomputeReference(pairs, batchSize: micro)
-                try options.run(DPOStage(model: policy, reference: nil, padToken: ByteTokenizer().padToken, loss: loss), filled, report: report)
+                let heldFilled = stage.precomputeReference(held, batchSize: micro)
+                try options.run(DPOStage(model: policy, reference: nil, padToken: ByteTokenizer().padToken, loss: loss), filled, report: report,
+                                evaluation: heldFilled)
             } else {
-                try options.run(stage, pairs, report: report)
+                try options.run(stage, pairs, report: report, evaluation: held)
             }
         } catch let e as ValidationError { throw e } catch { fail(error) }
     }

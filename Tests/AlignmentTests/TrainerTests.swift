@@ -141,4 +141,22 @@ final class TrainerTests: XCTestCase {
         let (precomputed, _) = try run(precompute: true)
         XCTAssertEqual(weights(onTheFly), weights(precomputed))
     }
+
+    func testPeriodicEvaluationLogsHeldOutLossWithoutChangingTraining() throws {
+        var config = TrainerConfig()
+        config.learningRate = 3e-3
+        config.batchSize = 5
+        config.epochs = 6
+        config.evalEvery = 3
+        let train = Array(successorTask.prefix(5)), held = Array(successorTask.suffix(5))
+        let a = tinyModel(seed: 7), b = tinyModel(seed: 7)
+        let withEval = try TrainingLoop(stage: SFTStage(model: a, padToken: tok.padToken), examples: train, config: config)
+        withEval.evaluationExamples = held
+        try withEval.train()
+        try TrainingLoop(stage: SFTStage(model: b, padToken: tok.padToken), examples: train, config: config).train()
+        XCTAssertEqual(weights(a), weights(b))
+        let logged = withEval.history.filter { $0.values["eval/loss"] != nil }.map(\.step)
+        XCTAssertEqual(logged, [3, 6])
+        XCTAssertTrue(withEval.history[2].values["eval/loss"]!.isFinite)
+    }
 }

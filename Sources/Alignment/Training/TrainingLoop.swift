@@ -32,7 +32,11 @@ public final class TrainingLoop<Stage: TrainingStage> {
     public private(set) var step = 0
     public var outputDirectory: URL?
     /// Called every `evalEvery` steps with the step; returns metrics logged with an "eval/" prefix.
+    /// Setting `evaluationExamples` installs the default: the stage's loss and metrics on them.
     public var evaluate: ((Int) -> [String: Double])?
+    /// Held-out examples; when set (and `evaluate` is not), every `evalEvery` steps logs their mean
+    /// loss and metrics, computed without gradients in evaluation mode.
+    public var evaluationExamples: [Stage.Example] = []
     /// Called after every step (progress display, tests).
     public var onStep: ((StepLog) -> Void)?
     public var showProgress = false
@@ -96,9 +100,9 @@ public final class TrainingLoop<Stage: TrainingStage> {
             values["learning_rate"] = Double(optimizer.learningRate)
             optimizer.step()
             step += 1
-            if let every = config.evalEvery, step % every == 0, let evaluate {
+            if let every = config.evalEvery, step % every == 0, evaluate != nil || !evaluationExamples.isEmpty {
                 stage.model.eval()
-                for (k, v) in evaluate(step) { values["eval/" + k] = v }
+                for (k, v) in evaluate?(step) ?? evaluateHeldOut() { values["eval/" + k] = v }
                 stage.model.train()
             }
             let log = StepLog(step: step, epoch: Double(step) / Double(stepsPerEpoch), values: values)
@@ -114,6 +118,24 @@ public final class TrainingLoop<Stage: TrainingStage> {
         }
         if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
         if outputDirectory != nil && step == totalSteps { try saveCheckpoint() }
+    }
+
+    /// Mean loss (per the stage's units) and per-example metrics over `evaluationExamples`.
+    public func evaluateHeldOut() -> [String: Double] {
+        let micro = config.batchSize / config.gradientAccumulation
+        var loss = 0.0, units = 0, sums: [String: Double] = [:]
+        withNoGrad {
+            for start in stride(from: 0, to: evaluationExamples.count, by: micro) {
+                let chunk = Array(evaluationExamples[start..<min(start + micro, evaluationExamples.count)])
+                let (l, metrics) = stage.lossSum(chunk)
+                loss += Double(l.item)
+                units += stage.units(chunk)
+                for (k, v) in metrics { sums[k, default: 0] += v }
+            }
+        }
+        var out = sums.mapValues { $0 / Double(max(evaluationExamples.count, 1)) }
+        out["loss"] = loss / Double(max(units, 1))
+        return out
     }
 
     private func appendMetrics(_ log: StepLog) throws {
