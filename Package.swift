@@ -26,6 +26,11 @@ let package = Package(
         ),
         .target(name: "RLAIFLab", dependencies: ["TensorCore", "Alignment"], path: "Examples/RLAIFLab"),
         .executableTarget(
+            name: "sft-vs-rlaif",
+            dependencies: ["RLAIFLab", "TensorCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Examples/sft-vs-rlaif"
+        ),
+        .executableTarget(
             name: "rlaif-bandit",
             dependencies: ["RLAIFLab", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Examples/rlaif-bandit"

@@ -1,0 +1,112 @@
+import Alignment
+import Foundation
+import TensorCore
+
+/// A base-model family: size and amount of task-free pretraining.
+public struct Family: Codable, Equatable, Sendable {
+    public var name: String
+    public var dModel: Int
+    public var layers: Int
+    public var heads: Int
+    public var pretrainSteps: Int
+}
+
+/// Everything an experiment run depends on; recorded in results.json.
+public struct Preset: Codable, Equatable, Sendable {
+    public var name: String
+    public var families: [Family]
+    public var seeds: [UInt64]
+    /// Prompts shared by all arms: SFT uses the first `sftFraction`, RLAIF the rest.
+    public var promptPool: Int
+    public var evalPrompts: Int
+    public var sftFraction = 0.1
+    public var contextLength = 48
+    public var batchSize = 32
+    public var pretrainLearningRate: Float = 3e-3
+    /// SFT: AdamW, this many optimizer steps whatever the data size (epochs follow from it).
+    public var sftSteps = 800
+    public var sftLearningRate: Float = 3e-3
+    /// DPO as in the paper: β 0.05, 3 epochs, batch 8, RMSprop, clip at norm 10.
+    public var dpoBeta: Float = 0.05
+    public var dpoEpochs = 3
+    public var dpoBatchSize = 8
+    public var dpoLearningRate: Float = 1e-5
+    public var maxNewTokens = 12
+
+    public static let quick = Preset(name: "quick", families: [Family(name: "small", dModel: 64, layers: 2, heads: 4, pretrainSteps: 100)],
+                                     seeds: [0], promptPool: 2000, evalPrompts: 150, sftSteps: 600)
+    public static let standard = Preset(name: "default",
+                                        families: [Family(name: "base-A", dModel: 64, layers: 2, heads: 4, pretrainSteps: 300),
+                                                   Family(name: "base-B", dModel: 48, layers: 2, heads: 2, pretrainSteps: 100)],
+                                        seeds: [0], promptPool: 3000, evalPrompts: 200, sftSteps: 1000)
+    public static let full = Preset(name: "full",
+                                    families: [Family(name: "base-A", dModel: 64, layers: 2, heads: 4, pretrainSteps: 300),
+                                               Family(name: "base-B", dModel: 48, layers: 2, heads: 2, pretrainSteps: 100)],
+                                    seeds: [0, 1, 2], promptPool: 3000, evalPrompts: 400, sftSteps: 1500)
+
+    public static func named(_ name: String) -> Preset? { ["quick": quick, "default": standard, "full": full][name] }
+}
+
+/// One arm of the comparison, as in the paper's Figures 1, 2 and 5.
+public struct Arm: Codable, Equatable, Hashable, Sendable {
+    public var teacher: String
+    /// Share of the prompt pool used for SFT.
+    public var sftFraction: Double
+    /// Critic for DPO on the remaining prompts (nil: SFT only).
+    public var critic: String?
+
+    public var id: String {
+        let pct = Int((sftFraction * 100).rounded())
+        return critic.map { "sft-\(teacher)-\(pct)+rlaif-\($0)" } ?? "sft-\(teacher)-\(pct)"
+    }
+
+    public var label: String {
+        let pct = Int((sftFraction * 100).rounded())
+        return critic.map { "SFT \(teacher) \(pct)% + RLAIF (\($0) critic)" } ?? "SFT \(teacher) \(pct)%"
+    }
+
+    /// Figure 2's four bars, then Figure 5's.
+    public static let figure2: [Arm] = [Arm(teacher: "weak", sftFraction: 1, critic: nil), Arm(teacher: "weak", sftFraction: 0.1, critic: nil),
+                                        Arm(teacher: "weak", sftFraction: 0.1, critic: "strong"), Arm(teacher: "strong", sftFraction: 1, critic: nil)]
+    public static let figure5: [Arm] = [Arm(teacher: "strong", sftFraction: 0.1, critic: "strong"), Arm(teacher: "strong", sftFraction: 1, critic: nil)]
+}
+
+/// Evaluation of one policy, AlpacaEval-style.
+public struct Evaluation: Codable, Equatable, Sendable {
+    /// Pairwise win rate (%) against the reference teacher's completions, ties 0.5, per judge.
+    public var winRate: [String: Double]
+    /// Standard error (%) of each win rate.
+    public var standardError: [String: Double]
+    public var exactMatch: Double
+    public var meanQuality: Double
+    /// Exact match per task kind (which skills the policy has).
+    public var exactMatchByKind: [String: Double]
+
+    public init(winRate: [String: Double], standardError: [String: Double], exactMatch: Double, meanQuality: Double,
+                exactMatchByKind: [String: Double]) {
+        self.winRate = winRate
+        self.standardError = standardError
+        self.exactMatch = exactMatch
+        self.meanQuality = meanQuality
+        self.exactMatchByKind = exactMatchByKind
+    }
+}
+
+public struct ArmResult: Codable, Equatable, Sendable {
+    public var arm: Arm
+    public var family: String
+    public var seed: UInt64
+    public var evaluation: Evaluation
+    public var seconds: Double
+    /// DPO data: share of pairs where the critic preferred the policy's own sample.
+    public var policyPreferredShare: Double?
+
+    public init(arm: Arm, family: String, seed: UInt64, evaluation: Evaluation, seconds: Double, policyPreferredShare: Double?) {
+        self.arm = arm
+        self.family = family
+        self.seed = seed
+        self.evaluation = evaluation
+        self.seconds = seconds
+        self.policyPreferredShare = policyPreferredShare
+    }
+}

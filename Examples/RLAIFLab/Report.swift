@@ -1,0 +1,95 @@
+import Foundation
+
+/// Aggregates arm results into the paper's layout: Markdown tables, SVG charts, results.json.
+public struct Report {
+    public let preset: Preset
+    public let results: [ArmResult]
+
+    public init(preset: Preset, results: [ArmResult]) {
+        self.preset = preset
+        self.results = results
+    }
+
+    /// Mean over seeds and its error bar: a 95% t-interval across seeds when there are several,
+    /// else ±1 standard error of the single evaluation (what the paper reports).
+    public struct Cell: Codable, Equatable, Sendable {
+        public var mean: Double
+        public var error: Double
+        public var seeds: Int
+        public var errorKind: String
+    }
+
+    public func cell(_ arm: Arm, _ family: String, judge: String = "strong", metric: (Evaluation) -> Double? = { _ in nil }) -> Cell? {
+        let rs = results.filter { $0.arm == arm && $0.family == family }
+        guard !rs.isEmpty else { return nil }
+        let values = rs.map { metric($0.evaluation) ?? $0.evaluation.winRate[judge]! }
+        let mean = values.reduce(0, +) / Double(values.count)
+        if values.count > 1 {
+            let sd = (values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(values.count - 1)).squareRoot()
+            let t: [Int: Double] = [2: 12.706, 3: 4.303, 4: 3.182, 5: 2.776]
+            return Cell(mean: mean, error: (t[values.count] ?? 2.0) * sd / Double(values.count).squareRoot(), seeds: values.count,
+                        errorKind: "95% CI over seeds")
+        }
+        return Cell(mean: mean, error: rs[0].evaluation.standardError[judge] ?? 0, seeds: 1, errorKind: "standard error")
+    }
+
+    func table(_ arms: [Arm], judge: String, title: String) -> String {
+        let families = preset.families.map(\.name)
+        var s = "### \(title)\n\n| base model | " + arms.map(\.label).joined(separator: " | ") + " |\n"
+        s += "|---|" + arms.map { _ in "---|" }.joined() + "\n"
+        for f in families {
+            s += "| \(f) | " + arms.map { arm in
+                cell(arm, f, judge: judge).map { String(format: "%.1f ± %.1f", $0.mean, $0.error) } ?? "-"
+            }.joined(separator: " | ") + " |\n"
+        }
+        return s
+    }
+
+    func exactTable(_ arms: [Arm]) -> String {
+        var s = "### Exact-match accuracy (%) and mean quality\n\n| base model | " + arms.map(\.label).joined(separator: " | ") + " |\n"
+        s += "|---|" + arms.map { _ in "---|" }.joined() + "\n"
+        for f in preset.families.map(\.name) {
+            s += "| \(f) | " + arms.map { arm in
+                guard let e = cell(arm, f, metric: { $0.exactMatch * 100 }), let q = cell(arm, f, metric: { $0.meanQuality }) else { return "-" }
+                return String(format: "%.1f (q %.2f)", e.mean, q.mean)
+            }.joined(separator: " | ") + " |\n"
+        }
+        return s
+    }
+
+    public func markdown(arms: [Arm]) -> String {
+        let seeds = Set(results.map(\.seed)).count
+        var s = "## SFT vs RLAIF (preset \(preset.name), \(seeds) seed\(seeds == 1 ? "" : "s"))\n\n"
+        s += "Win rate (%) against the reference teacher's completions on \(preset.evalPrompts) held-out prompts, "
+        s += seeds > 1 ? "mean ± 95% CI over seeds.\n\n" : "± 1 standard error.\n\n"
+        s += table(arms, judge: "strong", title: "Judge: strong critic (GPT-4's role, as in the paper)") + "\n"
+        s += table(arms, judge: "lenient", title: "Judge: lenient critic (a second protocol)") + "\n"
+        s += exactTable(arms)
+        return s
+    }
+
+    public func chart(arms: [Arm], title: String, judge: String = "strong") -> String {
+        let families = preset.families.map(\.name)
+        let series = arms.map { arm -> (name: String, values: [Double], errors: [Double]?) in
+            let cells = families.map { cell(arm, $0, judge: judge) }
+            return (arm.label, cells.map { $0?.mean ?? 0 }, cells.map { $0?.error ?? 0 })
+        }
+        return BarChart(title: title, yLabel: "win rate vs reference (%)", categories: families, series: series).svg()
+    }
+
+    public func json(arms: [Arm]) throws -> Data {
+        struct Summary: Codable { var arm: String; var family: String; var judge: String; var cell: Cell }
+        struct Document: Codable { var preset: Preset; var results: [ArmResult]; var summary: [Summary] }
+        var summary: [Summary] = []
+        for arm in arms {
+            for f in preset.families.map(\.name) {
+                for judge in ["strong", "lenient"] {
+                    if let c = cell(arm, f, judge: judge) { summary.append(Summary(arm: arm.id, family: f, judge: judge, cell: c)) }
+                }
+            }
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        return try encoder.encode(Document(preset: preset, results: results, summary: summary))
+    }
+}

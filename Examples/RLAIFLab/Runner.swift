@@ -1,0 +1,193 @@
+import Alignment
+import Foundation
+import TensorCore
+
+/// Runs arms of the comparison on one prompt pool, caching every finished piece under the run
+/// directory (pretrained bases, SFT models, arm results) so an interrupted run resumes.
+public final class ExperimentRunner {
+    public let preset: Preset
+    public let directory: URL
+    public var log: (String) -> Void = { _ in }
+    let tokenizer = World.tokenizer
+    public lazy var pool: [Instruction] = World.tasks(preset.promptPool, seed: 1_000)
+    public lazy var evalTasks: [Instruction] = World.tasks(preset.evalPrompts, seed: 2_000)
+    lazy var references: [String] = evalTasks.map(Teacher.reference.respond)
+
+    public init(preset: Preset, directory: URL) {
+        self.preset = preset
+        self.directory = directory
+    }
+
+    public static func teacher(_ name: String) -> Teacher {
+        ["weak": .weak, "strong": .strong, "claude": .claude, "reference": .reference][name]!
+    }
+
+    public static func critic(_ name: String) -> Critic { ["strong": .strong, "lenient": .lenient][name]! }
+
+    func config(_ family: Family) -> GPTConfig {
+        GPTConfig(vocabSize: tokenizer.vocabSize, contextLength: preset.contextLength, dModel: family.dModel, layers: family.layers,
+                  heads: family.heads)
+    }
+
+    func pair(_ prompt: String, _ completion: String) -> TokenizedPair {
+        TokenizedPair(prompt: tokenizer.encode(prompt), completion: tokenizer.encode(completion) + [tokenizer.eosToken])
+    }
+
+    /// Trains `model` on `examples` for about `steps` optimizer steps (whole epochs).
+    func train<S: TrainingStage>(_ stage: S, _ examples: [S.Example], steps: Int, config base: TrainerConfig, name: String) throws {
+        var config = base
+        let perEpoch = max(examples.count / config.batchSize, 1)
+        config.epochs = max(1, Int((Double(steps) / Double(perEpoch)).rounded()))
+        let loop = try TrainingLoop(stage: stage, examples: examples, config: config,
+                                    outputDirectory: directory.appendingPathComponent("stages").appendingPathComponent(name))
+        try? FileManager.default.removeItem(at: directory.appendingPathComponent("stages/\(name)/metrics.jsonl"))
+        try loop.train()
+        try? FileManager.default.removeItem(at: directory.appendingPathComponent("stages/\(name)/checkpoint"))
+    }
+
+    func cached(_ path: String, _ make: () throws -> GPT) throws -> GPT {
+        let dir = directory.appendingPathComponent(path)
+        if FileManager.default.fileExists(atPath: dir.appendingPathComponent("model.safetensors").path) {
+            return try GPT.loadHuggingFace(directory: dir)
+        }
+        let model = try make()
+        try model.saveHuggingFace(directory: dir)
+        return model
+    }
+
+    /// The family's base model: task-free pretraining, done once and reused by every arm and seed.
+    public func base(_ family: Family) throws -> GPT {
+        try cached("cache/\(family.name)") {
+            log("pretraining \(family.name) (d \(family.dModel), \(family.layers) layers, \(family.pretrainSteps) steps)")
+            let model = GPT(config(family), seed: 7)
+            var c = TrainerConfig()
+            c.learningRate = preset.pretrainLearningRate
+            c.batchSize = preset.batchSize
+            c.schedule = "cosine"
+            c.warmupSteps = 10
+            c.seed = 7
+            let text = World.pretrainingText(preset.batchSize * family.pretrainSteps, seed: 3)
+            try train(SFTStage(model: model, padToken: tokenizer.padToken), text, steps: family.pretrainSteps, config: c,
+                      name: "pretrain-\(family.name)")
+            return model
+        }
+    }
+
+    /// SFT of the family's base on `teacher`'s completions for the first `fraction` of the pool.
+    public func sft(_ family: Family, teacher: Teacher, fraction: Double, seed: UInt64) throws -> GPT {
+        let pct = Int((fraction * 100).rounded())
+        return try cached("models/\(family.name)/seed\(seed)/sft-\(teacher.name)-\(pct)") {
+            let model = try base(family)
+            let n = Int((Double(pool.count) * fraction).rounded())
+            log("SFT \(family.name) on \(teacher.name) teacher, \(n) prompts, seed \(seed)")
+            let examples = pool.prefix(n).map { pair($0.prompt, teacher.respond($0)) }
+            var c = TrainerConfig()
+            c.learningRate = preset.sftLearningRate
+            c.batchSize = min(preset.batchSize, examples.count)
+            c.schedule = "cosine"
+            c.warmupSteps = 10
+            c.seed = seed
+            try train(SFTStage(model: model, padToken: tokenizer.padToken), examples, steps: preset.sftSteps, config: c,
+                      name: "\(family.name)-seed\(seed)-sft-\(teacher.name)-\(pct)")
+            return model
+        }
+    }
+
+    /// Samples completions (decoded text) for `tasks`.
+    func sample(_ model: GPT, _ tasks: [Instruction], temperature: Float, topP: Float, seed: UInt64) -> [String] {
+        var rng = RandomGenerator(seed: seed)
+        let options = SamplingOptions(temperature: temperature, topP: topP, maxNewTokens: preset.maxNewTokens, eosToken: tokenizer.eosToken)
+        var out: [String] = []
+        for start in stride(from: 0, to: tasks.count, by: 64) {
+            let chunk = tasks[start..<min(start + 64, tasks.count)]
+            let g = model.generate(prompts: chunk.map { tokenizer.encode($0.prompt) }, options: options, generator: &rng)
+            out += g.tokens.map { tokenizer.decode($0) }
+        }
+        return out
+    }
+
+    /// RLAIF as the paper's code does it: DPO from the SFT model on the remaining prompts, each pair a
+    /// policy sample (temperature 1, top-p 0.9) against the teacher's completion, labelled by the critic.
+    func rlaif(_ sftModel: GPT, teacher: Teacher, critic: Critic, seed: UInt64, name: String) throws -> (GPT, Double) {
+        let start = Int((Double(pool.count) * preset.sftFraction).rounded())
+        let tasks = Array(pool[start...])
+        let samples = sample(sftModel, tasks, temperature: 1, topP: 0.9, seed: seed &+ 11)
+        var rng = RandomGenerator(seed: seed &+ 13)
+        var policyWins = 0
+        let pairs: [PreferencePair] = zip(tasks, samples).map { task, own in
+            let reference = teacher.respond(task)
+            let ownPreferred = critic.prefers(task, own, reference, &rng)
+            if ownPreferred { policyWins += 1 }
+            let (c, r) = ownPreferred ? (own, reference) : (reference, own)
+            return PreferencePair(chosen: pair(task.prompt, c), rejected: pair(task.prompt, r))
+        }
+        log("RLAIF \(name): \(pairs.count) pairs, critic preferred the policy's own sample in \(policyWins)")
+        let policy = GPT(sftModel.config)
+        policy.copyParameters(from: sftModel)
+        let stage = DPOStage(model: policy, reference: sftModel.frozenCopy(), padToken: tokenizer.padToken,
+                             loss: PreferenceLossConfig(type: .sigmoid, beta: preset.dpoBeta))
+        var c = TrainerConfig()
+        c.optimizer = .rmsprop
+        c.learningRate = preset.dpoLearningRate
+        c.batchSize = preset.dpoBatchSize
+        c.epochs = preset.dpoEpochs
+        c.maxGradNorm = 10
+        c.seed = seed
+        let loop = try TrainingLoop(stage: stage, examples: pairs, config: c,
+                                    outputDirectory: directory.appendingPathComponent("stages").appendingPathComponent(name))
+        try? FileManager.default.removeItem(at: directory.appendingPathComponent("stages/\(name)/metrics.jsonl"))
+        try loop.train()
+        try? FileManager.default.removeItem(at: directory.appendingPathComponent("stages/\(name)/checkpoint"))
+        return (policy, Double(policyWins) / Double(max(pairs.count, 1)))
+    }
+
+    /// AlpacaEval's protocol: held-out prompts, samples at temperature 0.7 / top-p 0.9, pairwise
+    /// win rate against the reference teacher's completions under each judge (ties 0.5).
+    public func evaluate(_ model: GPT, seed: UInt64) -> Evaluation {
+        let outputs = sample(model, evalTasks, temperature: 0.7, topP: 0.9, seed: seed &+ 101)
+        var winRate: [String: Double] = [:], stderr: [String: Double] = [:]
+        for judge in [Critic.strong, .lenient] {
+            let scores = zip(evalTasks, zip(outputs, references)).map { judge.preference($0, $1.0, $1.1) }
+            let mean = scores.reduce(0, +) / Double(scores.count)
+            let variance = scores.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(max(scores.count - 1, 1))
+            winRate[judge.name] = 100 * mean
+            stderr[judge.name] = 100 * (variance / Double(scores.count)).squareRoot()
+        }
+        var byKind: [String: Double] = [:]
+        for kind in TaskKind.allCases {
+            let idx = evalTasks.indices.filter { evalTasks[$0].kind == kind }
+            byKind[kind.rawValue] = Double(idx.filter { outputs[$0] == evalTasks[$0].answer }.count) / Double(max(idx.count, 1))
+        }
+        let exact = Double(zip(evalTasks, outputs).filter { $0.answer == $1 }.count) / Double(evalTasks.count)
+        let quality = zip(evalTasks, outputs).reduce(0.0) { $0 + $1.0.quality($1.1) } / Double(evalTasks.count)
+        return Evaluation(winRate: winRate, standardError: stderr, exactMatch: exact, meanQuality: quality, exactMatchByKind: byKind)
+    }
+
+    /// Runs (or loads from the cache) one arm for one family and seed.
+    public func run(_ arm: Arm, family: Family, seed: UInt64) throws -> ArmResult {
+        let file = directory.appendingPathComponent("arms/\(family.name)/seed\(seed)/\(arm.id).json")
+        if let data = try? Data(contentsOf: file), let cached = try? JSONDecoder().decode(ArmResult.self, from: data) {
+            log("cached: \(arm.label), \(family.name), seed \(seed)")
+            return cached
+        }
+        let start = Date()
+        let teacher = Self.teacher(arm.teacher)
+        let sftModel = try sft(family, teacher: teacher, fraction: arm.sftFraction, seed: seed)
+        var policy = sftModel
+        var share: Double? = nil
+        if let criticName = arm.critic {
+            (policy, share) = try rlaif(sftModel, teacher: teacher, critic: Self.critic(criticName), seed: seed,
+                                        name: "\(family.name)-seed\(seed)-\(arm.id)")
+        }
+        let evaluation = evaluate(policy, seed: seed)
+        let result = ArmResult(arm: arm, family: family.name, seed: seed, evaluation: evaluation,
+                               seconds: Date().timeIntervalSince(start), policyPreferredShare: share)
+        try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        try SafeTensors.atomicWrite(try encoder.encode(result), to: file)
+        log(String(format: "%@ %@ seed %llu: win rate %.1f%% (strong judge), exact %.0f%%, %.0f s", arm.label, family.name, seed,
+                   evaluation.winRate["strong"]!, 100 * evaluation.exactMatch, result.seconds))
+        return result
+    }
+}

@@ -1,0 +1,180 @@
+import Foundation
+import Alignment
+import TensorCore
+
+/// The synthetic world: instruction tasks with verifiable answers, written in a small language.
+/// Format as in the paper: "Human: {instruction}\n\nAssistant: " + response + EOS.
+public enum TaskKind: String, Codable, CaseIterable, Sendable {
+    case reverse, sort, add, count, twice
+}
+
+public struct Instruction: Codable, Equatable, Sendable {
+    public var kind: TaskKind
+    /// The argument: letters for reverse/sort/twice, "a+b" for add, "x:letters" for count.
+    public var argument: String
+
+    public init(kind: TaskKind, argument: String) {
+        self.kind = kind
+        self.argument = argument
+    }
+
+    public var instruction: String {
+        switch kind {
+        case .count:
+            let parts = argument.split(separator: ":", maxSplits: 1).map(String.init)
+            return "count \(parts[0]) in \(parts[1])"
+        default: return "\(kind.rawValue) \(argument)"
+        }
+    }
+
+    public var prompt: String { "Human: \(instruction)\n\nAssistant: " }
+
+    /// The correct response.
+    public var answer: String {
+        switch kind {
+        case .reverse: return String(argument.reversed())
+        case .sort: return String(argument.sorted())
+        case .twice: return String(argument.flatMap { [$0, $0] })
+        case .add:
+            let n = argument.split(separator: "+").compactMap { Int($0) }
+            return String(n.reduce(0, +))
+        case .count:
+            let parts = argument.split(separator: ":", maxSplits: 1).map(String.init)
+            return String(parts[1].filter { String($0) == parts[0] }.count)
+        }
+    }
+
+    /// Graded quality in [0, 1]: the share of positions where the response agrees with the answer,
+    /// over the longer of the two (1 only for an exact match; partial credit otherwise).
+    public func quality(_ response: String) -> Double {
+        let a = Array(answer), r = Array(response)
+        let matches = zip(a, r).filter { $0 == $1 }.count
+        return Double(matches) / Double(max(a.count, r.count, 1))
+    }
+}
+
+public enum World {
+    public static let letters = Array("abcdef")
+    /// Every character the language uses: the tokenizer's alphabet.
+    public static let alphabet: [Character] = Array(Set("Human: Assistant\n" + "abcdefghijklmnopqrstuvwxyz0123456789+")).sorted()
+    public static let tokenizer = CharTokenizer(alphabet: alphabet)
+
+    static func word(_ length: Int, _ rng: inout RandomGenerator) -> String {
+        String((0..<length).map { _ in letters[Int(rng.next() % UInt64(letters.count))] })
+    }
+
+    /// A random task; `difficulty` in 0...1 scales lengths and numbers.
+    public static func task(_ rng: inout RandomGenerator) -> Instruction {
+        let kind = TaskKind.allCases[Int(rng.next() % UInt64(TaskKind.allCases.count))]
+        switch kind {
+        case .reverse, .sort: return Instruction(kind: kind, argument: word(3 + Int(rng.next() % 3), &rng))
+        case .twice: return Instruction(kind: kind, argument: word(2 + Int(rng.next() % 2), &rng))
+        case .add: return Instruction(kind: kind, argument: "\(rng.next() % 10)+\(rng.next() % 10)")
+        case .count:
+            let target = letters[Int(rng.next() % 3)]
+            return Instruction(kind: kind, argument: "\(target):\(word(3 + Int(rng.next() % 4), &rng))")
+        }
+    }
+
+    public static func tasks(_ n: Int, seed: UInt64) -> [Instruction] {
+        var rng = RandomGenerator(seed: seed)
+        return (0..<n).map { _ in task(&rng) }
+    }
+
+    /// Instruction-free text of the same language for pretraining: real prompts followed by random
+    /// responses of plausible length, so a model learns the format and alphabet but no task.
+    public static func pretrainingText(_ n: Int, seed: UInt64) -> [TokenizedPair] {
+        var rng = RandomGenerator(seed: seed)
+        let symbols = Array("abcdefgh0123456789")
+        return (0..<n).map { _ in
+            let t = task(&rng)
+            let length = 1 + Int(rng.next() % 8)
+            let response = String((0..<length).map { _ in symbols[Int(rng.next() % UInt64(symbols.count))] })
+            return TokenizedPair(prompt: tokenizer.encode(t.prompt), completion: tokenizer.encode(response) + [tokenizer.eosToken])
+        }
+    }
+}
+
+/// A teacher answers every task, but fails some kinds of instance *systematically* (a skill gap,
+/// not noise that imitation would average away).
+public struct Teacher: Codable, Equatable, Sendable {
+    public enum Gap: String, Codable, Sendable {
+        /// reverse of 5+ letters swaps the first two output letters
+        case reverseLong
+        /// sort of 5+ letters leaves the last two unsorted
+        case sortLong
+        /// addition ignores the carry (writes the sum mod 10)
+        case addNoCarry
+        /// counts of 3 or more are one too low
+        case countHigh
+        /// counts of 4 or more are one too high
+        case countVeryHigh
+        /// the last letter is written once
+        case twiceLast
+    }
+
+    public var name: String
+    public var gaps: Set<Gap>
+
+    public init(name: String, gaps: Set<Gap>) {
+        self.name = name
+        self.gaps = gaps
+    }
+
+    /// GPT-3.5's role: several systematic gaps.
+    public static let weak = Teacher(name: "weak", gaps: [.reverseLong, .addNoCarry, .countHigh, .twiceLast])
+    /// GPT-4's role: one narrow gap.
+    public static let strong = Teacher(name: "strong", gaps: [.countVeryHigh])
+    /// Claude's role: as strong as GPT-4's teacher, with a different gap.
+    public static let claude = Teacher(name: "claude", gaps: [.sortLong])
+    /// The middling teacher whose completions are the evaluation references (AlpacaEval's role).
+    public static let reference = Teacher(name: "reference", gaps: [.sortLong, .addNoCarry, .twiceLast])
+
+    public func respond(_ t: Instruction) -> String {
+        var out = t.answer
+        switch t.kind {
+        case .reverse where gaps.contains(.reverseLong) && t.argument.count >= 5:
+            var c = Array(out)
+            c.swapAt(0, 1)
+            out = String(c)
+        case .sort where gaps.contains(.sortLong) && t.argument.count >= 5:
+            var c = Array(out)
+            c.swapAt(c.count - 1, c.count - 2)
+            out = String(c)
+        case .add:
+            let n = t.argument.split(separator: "+").compactMap { Int($0) }
+            if gaps.contains(.addNoCarry) { out = String((n[0] + n[1]) % 10) }
+        case .count:
+            let k = Int(out)!
+            if gaps.contains(.countHigh) && k >= 3 { out = String(k - 1) }
+            if gaps.contains(.countVeryHigh) && k >= 4 { out = String(k + 1) }
+        case .twice where gaps.contains(.twiceLast):
+            out = String(out.dropLast())
+        default: break
+        }
+        return out
+    }
+}
+
+/// A pairwise critic or judge: prefers the completion of higher graded quality with Bradley-Terry
+/// reliability, P(A ≻ B) = σ((q_A - q_B) / temperature); equal quality is a tie (0.5).
+public struct Critic: Codable, Equatable, Sendable {
+    public var name: String
+    public var temperature: Double
+    public init(name: String, temperature: Double) { self.name = name; self.temperature = temperature }
+
+    /// The strong critic, also the main evaluation judge (GPT-4's role, as in the paper).
+    public static let strong = Critic(name: "strong", temperature: 0.05)
+    /// A second, noisier judge: shows how the protocol moves the numbers.
+    public static let lenient = Critic(name: "lenient", temperature: 0.5)
+
+    public func preference(_ task: Instruction, _ a: String, _ b: String) -> Double {
+        let d = task.quality(a) - task.quality(b)
+        return d == 0 ? 0.5 : 1 / (1 + Foundation.exp(-d / temperature))
+    }
+
+    /// A sampled label: true when `a` is preferred.
+    public func prefers(_ task: Instruction, _ a: String, _ b: String, _ rng: inout RandomGenerator) -> Bool {
+        Double(rng.nextUniform()) < preference(task, a, b)
+    }
+}

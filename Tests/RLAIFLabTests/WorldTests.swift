@@ -1,0 +1,81 @@
+import Foundation
+import XCTest
+import TensorCore
+import RLAIFLab
+
+final class WorldTests: XCTestCase {
+    func testTaskAnswersAndPromptFormat() {
+        XCTAssertEqual(Instruction(kind: .reverse, argument: "abc").answer, "cba")
+        XCTAssertEqual(Instruction(kind: .sort, argument: "cab").answer, "abc")
+        XCTAssertEqual(Instruction(kind: .twice, argument: "ab").answer, "aabb")
+        XCTAssertEqual(Instruction(kind: .add, argument: "7+5").answer, "12")
+        XCTAssertEqual(Instruction(kind: .count, argument: "a:abaca").answer, "3")
+        XCTAssertEqual(Instruction(kind: .count, argument: "a:abaca").prompt, "Human: count a in abaca\n\nAssistant: ")
+    }
+
+    func testGradedQualityGivesPartialCredit() {
+        let t = Instruction(kind: .reverse, argument: "abcd")  // dcba
+        XCTAssertEqual(t.quality("dcba"), 1)
+        XCTAssertEqual(t.quality("dcbx"), 0.75)
+        XCTAssertEqual(t.quality("dc"), 0.5)
+        XCTAssertEqual(t.quality("dcbaa"), 0.8)
+        XCTAssertEqual(t.quality(""), 0)
+    }
+
+    func testTeachersFailSystematicallyNotRandomly() {
+        let tasks = World.tasks(2_000, seed: 5)
+        func accuracy(_ teacher: Teacher, _ kind: TaskKind? = nil) -> Double {
+            let subset = tasks.filter { kind == nil || $0.kind == kind }
+            return Double(subset.filter { teacher.respond($0) == $0.answer }.count) / Double(subset.count)
+        }
+        XCTAssertGreaterThan(accuracy(.strong), accuracy(.reference))
+        XCTAssertGreaterThan(accuracy(.reference), accuracy(.weak))
+        XCTAssertGreaterThan(accuracy(.claude), accuracy(.reference))
+        // The weak teacher always fails the same instances: answering twice gives the same output.
+        for t in tasks.prefix(100) { XCTAssertEqual(Teacher.weak.respond(t), Teacher.weak.respond(t)) }
+        XCTAssertEqual(accuracy(.weak, .twice), 0)
+        XCTAssertEqual(accuracy(.strong, .twice), 1)
+        XCTAssertEqual(Teacher.weak.respond(Instruction(kind: .add, argument: "7+5")), "2")
+        XCTAssertEqual(Teacher.weak.respond(Instruction(kind: .add, argument: "3+5")), "8")
+        XCTAssertEqual(Teacher.weak.respond(Instruction(kind: .reverse, argument: "abcde")), "decba")  // edcba, first two swapped
+        XCTAssertEqual(Teacher.weak.respond(Instruction(kind: .reverse, argument: "abcd")), "dcba")
+    }
+
+    func testCriticsPreferHigherQualityWithTheirReliability() {
+        let t = Instruction(kind: .sort, argument: "dcba")  // abcd
+        XCTAssertEqual(Critic.strong.preference(t, "abcd", "abcd"), 0.5)
+        XCTAssertGreaterThan(Critic.strong.preference(t, "abcd", "abdc"), 0.99)
+        let lenient = Critic.lenient.preference(t, "abcd", "abdc")
+        XCTAssertGreaterThan(lenient, 0.5)
+        XCTAssertEqual(lenient, 1 / (1 + exp(-0.5 / 0.5)), accuracy: 1e-12)  // quality 1 vs 0.5
+        XCTAssertEqual(Critic.strong.preference(t, "abdc", "abcd") + Critic.strong.preference(t, "abcd", "abdc"), 1, accuracy: 1e-12)
+        var rng = RandomGenerator(seed: 1)
+        let wins = (0..<4_000).filter { _ in Critic.lenient.prefers(t, "abcd", "abdc", &rng) }.count
+        XCTAssertEqual(Double(wins) / 4_000, lenient, accuracy: 0.03)
+    }
+
+    func testTokenizerCoversEveryPromptAndAnswer() {
+        for t in World.tasks(500, seed: 9) {
+            if case .failure(let e) = World.tokenizer.encodeChecked(t.prompt + t.answer) { XCTFail("\(e)") }
+        }
+    }
+
+    func testReportTablesAndChart() {
+        let arm = Arm.figure2[0]
+        func result(_ seed: UInt64, _ win: Double) -> ArmResult {
+            ArmResult(arm: arm, family: "small", seed: seed,
+                      evaluation: Evaluation(winRate: ["strong": win, "lenient": 50], standardError: ["strong": 2, "lenient": 1],
+                                             exactMatch: 0.5, meanQuality: 0.7, exactMatchByKind: [:]),
+                      seconds: 1, policyPreferredShare: nil)
+        }
+        let single = Report(preset: .quick, results: [result(0, 40)])
+        XCTAssertEqual(single.cell(arm, "small")?.mean, 40)
+        XCTAssertEqual(single.cell(arm, "small")?.error, 2)
+        let three = Report(preset: .quick, results: [result(0, 40), result(1, 42), result(2, 44)])
+        let c = three.cell(arm, "small")!
+        XCTAssertEqual(c.mean, 42, accuracy: 1e-9)
+        XCTAssertEqual(c.error, 4.303 * 2 / 3.0.squareRoot(), accuracy: 1e-3)  // t(2) · sd / √3
+        XCTAssertTrue(three.markdown(arms: [arm]).contains("| small | 42.0 ± 5.0 |"))
+        XCTAssertTrue(three.chart(arms: [arm], title: "t").hasPrefix("<svg"))
+    }
+}
