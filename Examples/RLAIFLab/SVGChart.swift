@@ -30,6 +30,7 @@ public struct LineChart {
         let all = series.flatMap(\.points)
         let (x0, x1) = Chart.range(all.map(\.x)), (y0, y1) = Chart.range(all.map(\.y) + [0])
         var frame = Chart.Frame(width: width, height: height, x: (x0, x1), y: (y0, y1))
+        frame.fitLegend(series.map(\.name))
         frame.title = title
         frame.xLabel = xLabel
         frame.yLabel = yLabel
@@ -61,6 +62,7 @@ public struct BarChart {
     public func svg() -> String {
         let tops = series.flatMap { s in s.values.enumerated().map { $0.element + (s.errors?[$0.offset] ?? 0) } }
         var frame = Chart.Frame(width: width, height: height, x: (0, Double(categories.count)), y: (0, Chart.range(tops + [0]).1))
+        frame.fitLegend(series.map(\.name))
         frame.title = title
         frame.yLabel = yLabel
         frame.xTicks = false
@@ -117,7 +119,9 @@ enum Chart {
         var x: (Double, Double), y: (Double, Double)
         var title = "", xLabel = "", yLabel = ""
         var xTicks = true
-        let left = 70.0, right = 160.0, top = 40.0, bottomMargin = 50.0
+        let left = 70.0, top = 40.0, bottomMargin = 50.0
+        /// Room for the legend on the right, sized to its longest label.
+        var right = 160.0
         var bottom: Double { height - bottomMargin }
 
         init(width: Double, height: Double, x: (Double, Double), y: (Double, Double)) {
@@ -125,6 +129,15 @@ enum Chart {
             self.height = height
             self.x = x
             self.y = y
+        }
+
+        /// Widens the canvas so the legend's longest label fits beside the plot.
+        mutating func fitLegend(_ names: [String]) {
+            let needed = 40 + 6.5 * Double(names.map(\.count).max() ?? 0)
+            if needed > right {
+                width += needed - right
+                right = needed
+            }
         }
 
         func px(_ v: Double) -> Double { left + (v - x.0) / (x.1 - x.0) * (width - left - right) }
