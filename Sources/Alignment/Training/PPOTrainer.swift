@@ -232,34 +232,19 @@ public final class PPOTrainer {
         var config: PPOConfig
     }
 
-    /// Writes `checkpoint/` (policy with value head in transformers' layout, optimizer state,
-    /// sampler and controller state) atomically into the output directory.
+    /// Writes `checkpoint/` (policy with value head, optimizer state, sampler and controller state) atomically.
     public func saveCheckpoint() throws {
         guard let dir = outputDirectory else { return }
-        let final = dir.appendingPathComponent("checkpoint")
-        let tmp = dir.appendingPathComponent(".checkpoint-tmp-\(getpid())")
-        try? FileManager.default.removeItem(at: tmp)
-        try policy.saveHuggingFace(directory: tmp, metadata: ["rollout": "\(rollout)"])
-        try SafeTensors.write(optimizer.state(), to: tmp.appendingPathComponent("optimizer.safetensors"))
         let state = State(rollout: rollout, klCoef: klCoef, klController: klController, generator: generator.state,
                           randomState: policy.randomState, config: config)
-        try JSONEncoder().encode(state).write(to: tmp.appendingPathComponent("trainer_state.json"))
-        let old = dir.appendingPathComponent(".checkpoint-old-\(getpid())")
-        if FileManager.default.fileExists(atPath: final.path) { try FileManager.default.moveItem(at: final, to: old) }
-        try FileManager.default.moveItem(at: tmp, to: final)
-        try? FileManager.default.removeItem(at: old)
+        try CheckpointDirectory.save(in: dir, model: policy, optimizer: optimizer, state: state, metadata: ["rollout": "\(rollout)"])
     }
 
     /// Restores policy, optimizer, sampler and KL-controller state from `outputDirectory/checkpoint`.
     @discardableResult
     public func resumeIfPossible() throws -> Bool {
-        guard let dir = outputDirectory else { return false }
-        let ckpt = dir.appendingPathComponent("checkpoint")
-        let stateURL = ckpt.appendingPathComponent("trainer_state.json")
-        guard FileManager.default.fileExists(atPath: stateURL.path) else { return false }
-        let state = try JSONDecoder().decode(State.self, from: Data(contentsOf: stateURL))
-        policy.copyParameters(from: try GPT.loadHuggingFace(directory: ckpt))
-        try optimizer.loadState(SafeTensors.read(ckpt.appendingPathComponent("optimizer.safetensors")).tensors)
+        guard let dir = outputDirectory,
+              let state = try CheckpointDirectory.load(from: dir, model: policy, optimizer: optimizer, as: State.self) else { return false }
         policy.randomState = state.randomState
         generator = RandomGenerator(state: state.generator)
         klCoef = state.klCoef

@@ -155,34 +155,20 @@ public final class TrainingLoop<Stage: TrainingStage> {
         var randomState: [String: [UInt64]]
     }
 
-    /// Writes `checkpoint/` (model in transformers' layout, optimizer state, trainer state) into a
-    /// temporary directory and renames it into place, so an interrupted save leaves the previous one.
+    /// Writes `checkpoint/` (model, optimizer state, step, dropout generators) atomically.
     public func saveCheckpoint() throws {
         guard let dir = outputDirectory else { return }
-        let final = dir.appendingPathComponent("checkpoint")
-        let tmp = dir.appendingPathComponent(".checkpoint-tmp-\(getpid())")
-        try? FileManager.default.removeItem(at: tmp)
-        try stage.model.saveHuggingFace(directory: tmp, metadata: ["step": "\(step)"])
-        try SafeTensors.write(optimizer.state(), to: tmp.appendingPathComponent("optimizer.safetensors"))
-        try JSONEncoder().encode(State(step: step, config: config, randomState: stage.model.randomState)).write(to: tmp.appendingPathComponent("trainer_state.json"))
-        let old = dir.appendingPathComponent(".checkpoint-old-\(getpid())")
-        if FileManager.default.fileExists(atPath: final.path) { try FileManager.default.moveItem(at: final, to: old) }
-        try FileManager.default.moveItem(at: tmp, to: final)
-        try? FileManager.default.removeItem(at: old)
+        try CheckpointDirectory.save(in: dir, model: stage.model, optimizer: optimizer,
+                                     state: State(step: step, config: config, randomState: stage.model.randomState),
+                                     metadata: ["step": "\(step)"])
     }
 
-    /// Restores weights, optimizer state and step from `outputDirectory/checkpoint`, if present.
-    /// Returns whether a checkpoint was found. Metrics already logged stay in metrics.jsonl.
+    /// Restores weights, optimizer state, dropout generators and step from `outputDirectory/checkpoint`,
+    /// if present. Returns whether a checkpoint was found. Metrics already logged stay in metrics.jsonl.
     @discardableResult
     public func resumeIfPossible() throws -> Bool {
-        guard let dir = outputDirectory else { return false }
-        let ckpt = dir.appendingPathComponent("checkpoint")
-        let stateURL = ckpt.appendingPathComponent("trainer_state.json")
-        guard FileManager.default.fileExists(atPath: stateURL.path) else { return false }
-        let state = try JSONDecoder().decode(State.self, from: Data(contentsOf: stateURL))
-        let saved = try GPT.loadHuggingFace(directory: ckpt)
-        stage.model.copyParameters(from: saved)
-        try optimizer.loadState(SafeTensors.read(ckpt.appendingPathComponent("optimizer.safetensors")).tensors)
+        guard let dir = outputDirectory,
+              let state = try CheckpointDirectory.load(from: dir, model: stage.model, optimizer: optimizer, as: State.self) else { return false }
         stage.model.randomState = state.randomState
         step = state.step
         return true
