@@ -68,7 +68,8 @@ public struct Arm: Codable, Equatable, Hashable, Sendable {
     /// Figure 2's four bars, then Figure 5's.
     public static let figure2: [Arm] = [Arm(teacher: "weak", sftFraction: 1, critic: nil), Arm(teacher: "weak", sftFraction: 0.1, critic: nil),
                                         Arm(teacher: "weak", sftFraction: 0.1, critic: "strong"), Arm(teacher: "strong", sftFraction: 1, critic: nil)]
-    public static let figure5: [Arm] = [Arm(teacher: "strong", sftFraction: 0.1, critic: "strong"), Arm(teacher: "strong", sftFraction: 1, critic: nil)]
+    public static let figure5: [Arm] = [Arm(teacher: "strong", sftFraction: 0.1, critic: nil), Arm(teacher: "strong", sftFraction: 0.1, critic: "strong"),
+                                        Arm(teacher: "strong", sftFraction: 1, critic: nil)]
 }
 
 /// Evaluation of one policy, AlpacaEval-style.

@@ -20,6 +20,9 @@ struct SFTvsRLAIF: ParsableCommand {
     var preset = "default"
     @Option(help: "Run one figure only: 2 (main comparison) or 5 (strong teacher 10% + RLAIF). Default: both.") var figure: Int?
     @Option(help: "Results directory.") var output = "results"
+    @Option(help: "Override the preset's DPO learning rate (RMSprop).") var dpoLearningRate: Float?
+    @Option(help: "Override the preset's DPO β.") var dpoBeta: Float?
+    @Option(help: "Override the preset's SFT steps per arm.") var sftSteps: Int?
     @Option(name: .customLong("name"), help: "Run name: results go to <output>/<name> (default: the preset's name).") var runName: String?
 
     func validate() throws {
@@ -28,9 +31,23 @@ struct SFTvsRLAIF: ParsableCommand {
     }
 
     func run() throws {
-        let p = Preset.named(preset)!
+        var p = Preset.named(preset)!
+        if let dpoLearningRate { p.dpoLearningRate = dpoLearningRate }
+        if let dpoBeta { p.dpoBeta = dpoBeta }
+        if let sftSteps { p.sftSteps = sftSteps }
         let dir = URL(fileURLWithPath: output).appendingPathComponent(runName ?? p.name)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        // Cached pieces are only valid for the settings that made them.
+        let presetFile = dir.appendingPathComponent("preset.json")
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        if let data = try? Data(contentsOf: presetFile) {
+            guard (try? JSONDecoder().decode(Preset.self, from: data)) == p else {
+                throw ValidationError("\(dir.path) holds a run made with other settings (see its preset.json); choose another --name or --output")
+            }
+        } else {
+            try encoder.encode(p).write(to: presetFile)
+        }
         let runner = ExperimentRunner(preset: p, directory: dir)
         let start = Date()
         runner.log = { line in
