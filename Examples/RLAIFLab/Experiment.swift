@@ -32,9 +32,11 @@ public struct Preset: Codable, Equatable, Sendable {
     public var dpoBatchSize = 8
     public var dpoLearningRate: Float = 1e-5
     public var maxNewTokens = 12
+    /// Figures `sft-vs-rlaif` runs without --figure.
+    public var figures = [1, 2, 3, 4, 5]
 
     public static let quick = Preset(name: "quick", families: [Family(name: "small", dModel: 64, layers: 2, heads: 4, pretrainSteps: 100)],
-                                     seeds: [0], promptPool: 2000, evalPrompts: 150, sftSteps: 600)
+                                     seeds: [0], promptPool: 2000, evalPrompts: 150, sftSteps: 600, figures: [2, 5])
     public static let standard = Preset(name: "default",
                                         families: [Family(name: "base-A", dModel: 64, layers: 2, heads: 4, pretrainSteps: 300),
                                                    Family(name: "base-B", dModel: 48, layers: 2, heads: 2, pretrainSteps: 100)],
@@ -61,15 +63,28 @@ public struct Arm: Codable, Equatable, Hashable, Sendable {
     }
 
     public var label: String {
+        if sftFraction == 0 && critic == nil { return "base model (no SFT)" }
         let pct = Int((sftFraction * 100).rounded())
         return critic.map { "SFT \(teacher) \(pct)% + RLAIF (\($0) critic)" } ?? "SFT \(teacher) \(pct)%"
     }
 
-    /// Figure 2's four bars, then Figure 5's.
-    public static let figure2: [Arm] = [Arm(teacher: "weak", sftFraction: 1, critic: nil), Arm(teacher: "weak", sftFraction: 0.1, critic: nil),
-                                        Arm(teacher: "weak", sftFraction: 0.1, critic: "strong"), Arm(teacher: "strong", sftFraction: 1, critic: nil)]
-    public static let figure5: [Arm] = [Arm(teacher: "strong", sftFraction: 0.1, critic: nil), Arm(teacher: "strong", sftFraction: 0.1, critic: "strong"),
-                                        Arm(teacher: "strong", sftFraction: 1, critic: nil)]
+    static func sft(_ teacher: String, _ fraction: Double) -> Arm { Arm(teacher: teacher, sftFraction: fraction, critic: nil) }
+    static func rlaif(_ teacher: String, _ critic: String) -> Arm { Arm(teacher: teacher, sftFraction: 0.1, critic: critic) }
+
+    /// Figure 1: SFT on each teacher, with and without RLAIF from the strong critic.
+    public static let figure1: [Arm] = [sft("weak", 0.1), rlaif("weak", "strong"), sft("strong", 1), rlaif("strong", "strong")]
+    /// Figure 2 (main): weak-teacher SFT on 100% and 10%, 10% + RLAIF, strong-teacher SFT on 100%.
+    public static let figure2: [Arm] = [sft("weak", 1), sft("weak", 0.1), rlaif("weak", "strong"), sft("strong", 1)]
+    /// Figure 3: SFT data scaling on the weak teacher (0% is the base model).
+    public static let figure3: [Arm] = [0, 0.05, 0.1, 0.25, 0.5, 1].map { sft("weak", $0) }
+    /// Figure 4: the Claude-like model as teacher and critic (judged by it too).
+    public static let figure4: [Arm] = [sft("claude", 1), sft("claude", 0.1), rlaif("claude", "claude")]
+    /// Figure 5: the strong teacher on 10% + RLAIF versus on 100%.
+    public static let figure5: [Arm] = [sft("strong", 0.1), rlaif("strong", "strong"), sft("strong", 1)]
+
+    public static func figure(_ n: Int) -> [Arm] { [1: figure1, 2: figure2, 3: figure3, 4: figure4, 5: figure5][n] ?? [] }
+    /// The judge a figure is read with, as in the paper.
+    public static func judge(forFigure n: Int) -> String { n == 4 ? "claude" : "strong" }
 }
 
 /// Evaluation of one policy, AlpacaEval-style.

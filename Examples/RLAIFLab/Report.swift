@@ -57,15 +57,43 @@ public struct Report {
         return s
     }
 
-    public func markdown(arms: [Arm]) -> String {
+    public static let titles = [
+        1: "Figure 1: SFT on each teacher, with and without RLAIF from the strong critic",
+        2: "Figure 2: SFT on the weak teacher (100%, 10%), 10% + RLAIF, SFT on the strong teacher",
+        3: "Figure 3: SFT data scaling on the weak teacher",
+        4: "Figure 4: the Claude-like model as teacher, critic and judge",
+        5: "Figure 5: strong teacher on 10% + RLAIF vs 100%",
+    ]
+
+    /// One figure as Markdown: win rates under the figure's judge and the lenient judge, exact match.
+    public func markdown(figure n: Int) -> String {
+        let arms = Arm.figure(n), judge = Arm.judge(forFigure: n)
         let seeds = Set(results.map(\.seed)).count
-        var s = "## SFT vs RLAIF (preset \(preset.name), \(seeds) seed\(seeds == 1 ? "" : "s"))\n\n"
+        var s = "## \(Report.titles[n] ?? "Figure \(n)")\n\n"
         s += "Win rate (%) against the reference teacher's completions on \(preset.evalPrompts) held-out prompts, "
-        s += seeds > 1 ? "mean ± 95% CI over seeds.\n\n" : "± 1 standard error.\n\n"
-        s += table(arms, judge: "strong", title: "Judge: strong critic (GPT-4's role, as in the paper)") + "\n"
+        s += seeds > 1 ? "mean ± 95% CI over \(seeds) seeds (preset \(preset.name)).\n\n" : "± 1 standard error, one seed (preset \(preset.name)).\n\n"
+        s += table(arms, judge: judge, title: "Judge: \(judge) critic\(judge == "strong" ? " (GPT-4's role, as in the paper)" : "")") + "\n"
         s += table(arms, judge: "lenient", title: "Judge: lenient critic (a second protocol)") + "\n"
         s += exactTable(arms)
         return s
+    }
+
+    /// Figure 3 as a line chart: win rate against the share of prompts used for SFT.
+    public func scalingChart() -> String {
+        let arms = Arm.figure3
+        var series: [LineChart.Series] = []
+        for family in preset.families.map(\.name) {
+            for judge in ["strong", "lenient"] {
+                let points = arms.compactMap { arm in cell(arm, family, judge: judge).map { (x: arm.sftFraction * 100, y: $0.mean) } }
+                series.append(LineChart.Series(name: "\(family), \(judge) judge", points: points, dashed: judge == "lenient"))
+            }
+        }
+        return LineChart(title: Report.titles[3]!, xLabel: "% of prompts used for SFT", yLabel: "win rate vs reference (%)", series: series).svg()
+    }
+
+    /// The figure's chart: grouped bars (Figure 3: a scaling curve).
+    public func chart(figure n: Int) -> String {
+        n == 3 ? scalingChart() : chart(arms: Arm.figure(n), title: Report.titles[n] ?? "Figure \(n)", judge: Arm.judge(forFigure: n))
     }
 
     public func chart(arms: [Arm], title: String, judge: String = "strong") -> String {
@@ -83,7 +111,7 @@ public struct Report {
         var summary: [Summary] = []
         for arm in arms {
             for f in preset.families.map(\.name) {
-                for judge in ["strong", "lenient"] {
+                for judge in Critic.judges.map(\.name) {
                     if let c = cell(arm, f, judge: judge) { summary.append(Summary(arm: arm.id, family: f, judge: judge, cell: c)) }
                 }
             }

@@ -22,7 +22,7 @@ public final class ExperimentRunner {
         ["weak": .weak, "strong": .strong, "claude": .claude, "reference": .reference][name]!
     }
 
-    public static func critic(_ name: String) -> Critic { ["strong": .strong, "lenient": .lenient][name]! }
+    public static func critic(_ name: String) -> Critic { ["strong": .strong, "lenient": .lenient, "claude": .claude][name]! }
 
     func config(_ family: Family) -> GPTConfig {
         GPTConfig(vocabSize: tokenizer.vocabSize, contextLength: preset.contextLength, dModel: family.dModel, layers: family.layers,
@@ -146,7 +146,7 @@ public final class ExperimentRunner {
     public func evaluate(_ model: GPT, seed: UInt64) -> Evaluation {
         let outputs = sample(model, evalTasks, temperature: 0.7, topP: 0.9, seed: seed &+ 101)
         var winRate: [String: Double] = [:], stderr: [String: Double] = [:]
-        for judge in [Critic.strong, .lenient] {
+        for judge in Critic.judges {
             let scores = zip(evalTasks, zip(outputs, references)).map { judge.preference($0, $1.0, $1.1) }
             let mean = scores.reduce(0, +) / Double(scores.count)
             let variance = scores.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(max(scores.count - 1, 1))
@@ -172,7 +172,7 @@ public final class ExperimentRunner {
         }
         let start = Date()
         let teacher = Self.teacher(arm.teacher)
-        let sftModel = try sft(family, teacher: teacher, fraction: arm.sftFraction, seed: seed)
+        let sftModel = arm.sftFraction == 0 ? try base(family) : try sft(family, teacher: teacher, fraction: arm.sftFraction, seed: seed)
         var policy = sftModel
         var share: Double? = nil
         if let criticName = arm.critic {

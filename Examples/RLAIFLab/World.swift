@@ -167,6 +167,10 @@ public struct Critic: Codable, Equatable, Sendable {
     public static let strong = Critic(name: "strong", temperature: 0.05)
     /// A second, noisier judge: shows how the protocol moves the numbers.
     public static let lenient = Critic(name: "lenient", temperature: 0.5)
+    /// Claude's role as critic and judge (Figures 4 and 7): as reliable as the strong critic, not identical.
+    public static let claude = Critic(name: "claude", temperature: 0.1)
+    /// Every judge an evaluation reports.
+    public static let judges: [Critic] = [.strong, .lenient, .claude]
 
     public func preference(_ task: Instruction, _ a: String, _ b: String) -> Double {
         let d = task.quality(a) - task.quality(b)

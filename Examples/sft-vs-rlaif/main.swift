@@ -11,14 +11,15 @@ struct SFTvsRLAIF: ParsableCommand {
         commandName: "sft-vs-rlaif",
         abstract: "Reproduce the SFT-vs-RLAIF comparison of Sharma et al. (2024) on a 2-core CPU.",
         discussion: """
-        Writes results/<run>/: results.json (every arm, seed and metric, and the full preset), figure2.md \
-        (the paper's Figure 2 layout), SVG charts, and per-stage metrics JSONL under stages/. Finished \
+        Writes results/<run>/: results.json (every arm, seed and metric, and the full preset), figures.md \
+        (tables in the paper's layout, Figure 2's first), figureN.svg charts, and per-stage metrics JSONL under stages/. Finished \
         pieces (pretrained bases, SFT models, arm results) are cached there, so a rerun resumes.
         """)
 
     @Option(help: "quick (one base family, under 2 minutes), default (two families) or full (three seeds, larger pool).")
     var preset = "default"
-    @Option(help: "Run one figure only: 2 (main comparison) or 5 (strong teacher 10% + RLAIF). Default: both.") var figure: Int?
+    @Option(help: "Run one figure only: 1, 2 (the main comparison), 3 (SFT data scaling), 4 (Claude-like teacher and critic) or 5 (strong teacher 10% + RLAIF). Default: the preset's figures (quick: 2 and 5; default and full: 1-5). Figure 6 is `rlaif-bandit`.")
+    var figure: Int?
     @Option(help: "Results directory.") var output = "results"
     @Option(help: "Override the preset's DPO learning rate (RMSprop).") var dpoLearningRate: Float?
     @Option(help: "Override the preset's DPO β.") var dpoBeta: Float?
@@ -27,7 +28,7 @@ struct SFTvsRLAIF: ParsableCommand {
 
     func validate() throws {
         guard Preset.named(preset) != nil else { throw ValidationError("--preset must be quick, default or full") }
-        if let figure, ![2, 5].contains(figure) { throw ValidationError("--figure must be 2 or 5 (Figure 6 is `rlaif-bandit`)") }
+        if let figure, !(1...5).contains(figure) { throw ValidationError("--figure must be 1-5 (Figure 6 is `rlaif-bandit`)") }
     }
 
     func run() throws {
@@ -53,9 +54,9 @@ struct SFTvsRLAIF: ParsableCommand {
         runner.log = { line in
             FileHandle.standardError.write(Data(String(format: "[%5.0f s] %@\n", Date().timeIntervalSince(start), line).utf8))
         }
+        let figures = figure.map { [$0] } ?? p.figures
         var arms: [Arm] = []
-        if figure == nil || figure == 2 { arms += Arm.figure2 }
-        if figure == nil || figure == 5 { arms += Arm.figure5.filter { !arms.contains($0) } }
+        for n in figures { for arm in Arm.figure(n) where !arms.contains(arm) { arms.append(arm) } }
         var results: [ArmResult] = []
         let total = arms.count * p.families.count * p.seeds.count
         for family in p.families {
@@ -67,20 +68,10 @@ struct SFTvsRLAIF: ParsableCommand {
             }
         }
         let report = Report(preset: p, results: results)
-        var markdown = report.markdown(arms: arms.filter { Arm.figure2.contains($0) || figure == 5 })
-        if figure != 2 {
-            markdown += "\n" + report.markdown(arms: Arm.figure5).components(separatedBy: "\n").dropFirst(2).joined(separator: "\n")
-        }
-        try markdown.write(to: dir.appendingPathComponent("figure2.md"), atomically: true, encoding: .utf8)
-        if figure != 5 {
-            try report.chart(arms: Arm.figure2, title: "Figure 2: SFT on weak vs strong teacher, and RLAIF")
-                .write(to: dir.appendingPathComponent("figure2.svg"), atomically: true, encoding: .utf8)
-            try report.chart(arms: Arm.figure2, title: "Figure 2 under the lenient judge", judge: "lenient")
-                .write(to: dir.appendingPathComponent("figure2-lenient.svg"), atomically: true, encoding: .utf8)
-        }
-        if figure != 2 {
-            try report.chart(arms: Arm.figure5, title: "Figure 5: strong teacher 10% + RLAIF vs 100% SFT")
-                .write(to: dir.appendingPathComponent("figure5.svg"), atomically: true, encoding: .utf8)
+        let markdown = figures.map { report.markdown(figure: $0) }.joined(separator: "\n")
+        try markdown.write(to: dir.appendingPathComponent("figures.md"), atomically: true, encoding: .utf8)
+        for n in figures {
+            try report.chart(figure: n).write(to: dir.appendingPathComponent("figure\(n).svg"), atomically: true, encoding: .utf8)
         }
         try report.json(arms: arms).write(to: dir.appendingPathComponent("results.json"))
         print(markdown)

@@ -75,7 +75,8 @@ final class WorldTests: XCTestCase {
         let c = three.cell(arm, "small")!
         XCTAssertEqual(c.mean, 42, accuracy: 1e-9)
         XCTAssertEqual(c.error, 4.303 * 2 / 3.0.squareRoot(), accuracy: 1e-3)  // t(2) · sd / √3
-        XCTAssertTrue(three.markdown(arms: [arm]).contains("| small | 42.0 ± 5.0 |"))
-        XCTAssertTrue(three.chart(arms: [arm], title: "t").hasPrefix("<svg"))
+        XCTAssertTrue(three.markdown(figure: 2).contains("| small | 42.0 ± 5.0 | - | - | - |"))
+        XCTAssertTrue(three.chart(figure: 2).hasPrefix("<svg"))
+        XCTAssertTrue(three.chart(figure: 3).hasPrefix("<svg"))
     }
 }
