@@ -32,8 +32,14 @@ public struct Preset: Codable, Equatable, Sendable {
     public var dpoBatchSize = 8
     public var dpoLearningRate: Float = 1e-5
     public var maxNewTokens = 12
+    /// RLAIF by PPO: reward model (AdamW) then PPO (TRL-style defaults scaled to the toy).
+    public var rewardModelEpochs = 2
+    public var rewardModelLearningRate: Float = 3e-4
+    public var ppoRolloutBatch = 32
+    public var ppoLearningRate: Float = 1e-5
+    public var ppoKLCoef: Float = 0.05
     /// Figures `sft-vs-rlaif` runs without --figure.
-    public var figures = [1, 2, 3, 4, 5]
+    public var figures = [1, 2, 3, 4, 5, 8]
 
     public static let quick = Preset(name: "quick", families: [Family(name: "small", dModel: 64, layers: 2, heads: 4, pretrainSteps: 100)],
                                      seeds: [0], promptPool: 2000, evalPrompts: 150, sftSteps: 600, figures: [2, 5])
@@ -54,18 +60,30 @@ public struct Arm: Codable, Equatable, Hashable, Sendable {
     public var teacher: String
     /// Share of the prompt pool used for SFT.
     public var sftFraction: Double
-    /// Critic for DPO on the remaining prompts (nil: SFT only).
+    /// Critic for RLAIF on the remaining prompts (nil: SFT only).
     public var critic: String?
+    /// How RLAIF learns from the critic's labels: nil or "dpo" (the paper's main method), or "ppo"
+    /// (a reward model trained on the labels, then PPO, as in the NeurIPS appendix).
+    public var method: String?
+
+    public init(teacher: String, sftFraction: Double, critic: String?, method: String? = nil) {
+        self.teacher = teacher
+        self.sftFraction = sftFraction
+        self.critic = critic
+        self.method = method
+    }
+
+    public var usesPPO: Bool { method == "ppo" }
 
     public var id: String {
         let pct = Int((sftFraction * 100).rounded())
-        return critic.map { "sft-\(teacher)-\(pct)+rlaif-\($0)" } ?? "sft-\(teacher)-\(pct)"
+        return critic.map { "sft-\(teacher)-\(pct)+rlaif-\($0)\(usesPPO ? "-ppo" : "")" } ?? "sft-\(teacher)-\(pct)"
     }
 
     public var label: String {
         if sftFraction == 0 && critic == nil { return "base model (no SFT)" }
         let pct = Int((sftFraction * 100).rounded())
-        return critic.map { "SFT \(teacher) \(pct)% + RLAIF (\($0) critic)" } ?? "SFT \(teacher) \(pct)%"
+        return critic.map { "SFT \(teacher) \(pct)% + RLAIF\(usesPPO ? " by PPO" : "") (\($0) critic)" } ?? "SFT \(teacher) \(pct)%"
     }
 
     static func sft(_ teacher: String, _ fraction: Double) -> Arm { Arm(teacher: teacher, sftFraction: fraction, critic: nil) }
@@ -81,8 +99,11 @@ public struct Arm: Codable, Equatable, Hashable, Sendable {
     public static let figure4: [Arm] = [sft("claude", 1), sft("claude", 0.1), rlaif("claude", "claude")]
     /// Figure 5: the strong teacher on 10% + RLAIF versus on 100%.
     public static let figure5: [Arm] = [sft("strong", 0.1), rlaif("strong", "strong"), sft("strong", 1)]
+    /// "Figure 8" here: RLAIF by PPO against a reward model beside DPO (the NeurIPS appendix).
+    public static let ppoComparison: [Arm] = [sft("weak", 0.1), rlaif("weak", "strong"),
+                                              Arm(teacher: "weak", sftFraction: 0.1, critic: "strong", method: "ppo"), sft("strong", 1)]
 
-    public static func figure(_ n: Int) -> [Arm] { [1: figure1, 2: figure2, 3: figure3, 4: figure4, 5: figure5][n] ?? [] }
+    public static func figure(_ n: Int) -> [Arm] { [1: figure1, 2: figure2, 3: figure3, 4: figure4, 5: figure5, 8: ppoComparison][n] ?? [] }
     /// The judge a figure is read with, as in the paper.
     public static func judge(forFigure n: Int) -> String { n == 4 ? "claude" : "strong" }
 }

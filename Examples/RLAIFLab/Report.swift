@@ -63,6 +63,7 @@ public struct Report {
         3: "Figure 3: SFT data scaling on the weak teacher",
         4: "Figure 4: the Claude-like model as teacher, critic and judge",
         5: "Figure 5: strong teacher on 10% + RLAIF vs 100%",
+        8: "RLAIF by PPO against a reward model, beside DPO (the NeurIPS appendix)",
     ]
 
     /// One figure as Markdown: win rates under the figure's judge and the lenient judge, exact match.

@@ -106,22 +106,35 @@ public final class ExperimentRunner {
         return out
     }
 
-    /// RLAIF as the paper's code does it: DPO from the SFT model on the remaining prompts, each pair a
-    /// policy sample (temperature 1, top-p 0.9) against the teacher's completion, labelled by the critic.
-    func rlaif(_ sftModel: GPT, teacher: Teacher, critic: Critic, seed: UInt64, name: String) throws -> (GPT, Double) {
-        let start = Int((Double(pool.count) * preset.sftFraction).rounded())
-        let tasks = Array(pool[start...])
+    /// The AI-feedback data, as the paper's code makes it: for each remaining prompt a policy sample
+    /// (temperature 1, top-p 0.9) against the teacher's completion, labelled by the critic. Returns
+    /// the pairs and the share where the critic preferred the policy's own sample.
+    func feedbackPairs(_ sftModel: GPT, teacher: Teacher, critic: Critic, seed: UInt64, name: String) -> ([PreferencePair], Double) {
+        let tasks = rlaifTasks
         let samples = sample(sftModel, tasks, temperature: 1, topP: 0.9, seed: seed &+ 11)
         var rng = RandomGenerator(seed: seed &+ 13)
-        var policyWins = 0
-        let pairs: [PreferencePair] = zip(tasks, samples).map { task, own in
+        var policyWins = 0, identical = 0
+        var pairs: [PreferencePair] = []
+        for (task, own) in zip(tasks, samples) {
             let reference = teacher.respond(task)
+            // Identical completions carry no preference (and no DPO or Bradley-Terry gradient).
+            if own == reference { identical += 1; continue }
             let ownPreferred = critic.prefers(task, own, reference, &rng)
             if ownPreferred { policyWins += 1 }
             let (c, r) = ownPreferred ? (own, reference) : (reference, own)
-            return PreferencePair(chosen: pair(task.prompt, c), rejected: pair(task.prompt, r))
+            pairs.append(PreferencePair(chosen: pair(task.prompt, c), rejected: pair(task.prompt, r)))
         }
-        log("RLAIF \(name): \(pairs.count) pairs, critic preferred the policy's own sample in \(policyWins)")
+        log("RLAIF \(name): \(pairs.count) pairs (\(identical) prompts skipped: sample identical to the teacher's), " +
+            "critic preferred the policy's own sample in \(policyWins)")
+        return (pairs, Double(policyWins) / Double(max(pairs.count, 1)))
+    }
+
+    /// Prompts left for RLAIF after the SFT share.
+    var rlaifTasks: [Instruction] { Array(pool[Int((Double(pool.count) * preset.sftFraction).rounded())...]) }
+
+    /// RLAIF by DPO from the SFT model (reference: the frozen SFT model).
+    func rlaif(_ sftModel: GPT, teacher: Teacher, critic: Critic, seed: UInt64, name: String) throws -> (GPT, Double) {
+        let (pairs, share) = feedbackPairs(sftModel, teacher: teacher, critic: critic, seed: seed, name: name)
         let policy = GPT(sftModel.config)
         policy.copyParameters(from: sftModel)
         let stage = DPOStage(model: policy, reference: sftModel.frozenCopy(), padToken: tokenizer.padToken,
@@ -138,7 +151,51 @@ public final class ExperimentRunner {
         try? FileManager.default.removeItem(at: directory.appendingPathComponent("stages/\(name)/metrics.jsonl"))
         try loop.train()
         try? FileManager.default.removeItem(at: directory.appendingPathComponent("stages/\(name)/checkpoint"))
-        return (policy, Double(policyWins) / Double(max(pairs.count, 1)))
+        return (policy, share)
+    }
+
+    /// RLAIF by PPO: a reward model (the SFT model with a scalar head) trained on the critic's labels,
+    /// then PPO from the SFT model against it on the same prompts.
+    func rlaifPPO(_ sftModel: GPT, teacher: Teacher, critic: Critic, seed: UInt64, name: String) throws -> (GPT, Double) {
+        let (pairs, share) = feedbackPairs(sftModel, teacher: teacher, critic: critic, seed: seed, name: name)
+        var withHead = sftModel.config
+        withHead.scalarHead = true
+        let rewardModel = GPT(withHead, seed: seed &+ 17)
+        rewardModel.copyParameters(from: sftModel, skippingMissing: true)
+        var c = TrainerConfig()
+        c.learningRate = preset.rewardModelLearningRate
+        c.batchSize = 16
+        c.epochs = preset.rewardModelEpochs
+        c.seed = seed
+        let rmLoop = try TrainingLoop(stage: RewardStage(model: rewardModel, padToken: tokenizer.padToken), examples: pairs, config: c,
+                                      outputDirectory: directory.appendingPathComponent("stages/\(name)-reward"))
+        try? FileManager.default.removeItem(at: directory.appendingPathComponent("stages/\(name)-reward/metrics.jsonl"))
+        try rmLoop.train()
+        try? FileManager.default.removeItem(at: directory.appendingPathComponent("stages/\(name)-reward/checkpoint"))
+        log("reward model \(name): final accuracy \(rmLoop.history.last?.values["accuracy"] ?? .nan)")
+        rewardModel.freeze()
+        rewardModel.eval()
+
+        let policy = GPT(withHead, seed: seed &+ 19)
+        policy.copyParameters(from: sftModel, skippingMissing: true)
+        var ppo = PPOConfig()
+        ppo.rolloutBatchSize = preset.ppoRolloutBatch
+        ppo.miniBatchSize = 8
+        ppo.ppoEpochs = 4
+        ppo.rollouts = max(1, rlaifTasks.count / preset.ppoRolloutBatch)
+        ppo.learningRate = preset.ppoLearningRate
+        ppo.klCoef = preset.ppoKLCoef
+        ppo.temperature = 1
+        ppo.maxNewTokens = preset.maxNewTokens
+        ppo.seed = seed
+        let trainer = try PPOTrainer(policy: policy, reference: sftModel.frozenCopy(), reward: .model(rewardModel),
+                                     prompts: rlaifTasks.map { tokenizer.encode($0.prompt) }, config: ppo,
+                                     eosToken: tokenizer.eosToken, padToken: tokenizer.padToken)
+        trainer.outputDirectory = directory.appendingPathComponent("stages/\(name)")
+        try? FileManager.default.removeItem(at: directory.appendingPathComponent("stages/\(name)/metrics.jsonl"))
+        try trainer.train()
+        try? FileManager.default.removeItem(at: directory.appendingPathComponent("stages/\(name)/checkpoint"))
+        return (policy, share)
     }
 
     /// AlpacaEval's protocol: held-out prompts, samples at temperature 0.7 / top-p 0.9, pairwise
@@ -176,8 +233,10 @@ public final class ExperimentRunner {
         var policy = sftModel
         var share: Double? = nil
         if let criticName = arm.critic {
-            (policy, share) = try rlaif(sftModel, teacher: teacher, critic: Self.critic(criticName), seed: seed,
-                                        name: "\(family.name)-seed\(seed)-\(arm.id)")
+            let name = "\(family.name)-seed\(seed)-\(arm.id)"
+            (policy, share) = arm.usesPPO
+                ? try rlaifPPO(sftModel, teacher: teacher, critic: Self.critic(criticName), seed: seed, name: name)
+                : try rlaif(sftModel, teacher: teacher, critic: Self.critic(criticName), seed: seed, name: name)
         }
         let evaluation = evaluate(policy, seed: seed)
         let result = ArmResult(arm: arm, family: family.name, seed: seed, evaluation: evaluation,
