@@ -39,7 +39,7 @@ public struct Preset: Codable, Equatable, Sendable {
     public var ppoLearningRate: Float = 1e-5
     public var ppoKLCoef: Float = 0.05
     /// Figures `sft-vs-rlaif` runs without --figure.
-    public var figures = [1, 2, 3, 4, 5, 8]
+    public var figures = [1, 2, 3, 4, 5, 8, 9]
 
     public static let quick = Preset(name: "quick", families: [Family(name: "small", dModel: 64, layers: 2, heads: 4, pretrainSteps: 100)],
                                      seeds: [0], promptPool: 2000, evalPrompts: 150, sftSteps: 600, figures: [2, 5])
@@ -65,25 +65,30 @@ public struct Arm: Codable, Equatable, Hashable, Sendable {
     /// How RLAIF learns from the critic's labels: nil or "dpo" (the paper's main method), or "ppo"
     /// (a reward model trained on the labels, then PPO, as in the NeurIPS appendix).
     public var method: String?
+    /// Table 1: the base family whose SFT model samples the preference pairs (nil: the policy's own).
+    public var pairsFrom: String?
 
-    public init(teacher: String, sftFraction: Double, critic: String?, method: String? = nil) {
+    public init(teacher: String, sftFraction: Double, critic: String?, method: String? = nil, pairsFrom: String? = nil) {
         self.teacher = teacher
         self.sftFraction = sftFraction
         self.critic = critic
         self.method = method
+        self.pairsFrom = pairsFrom
     }
 
     public var usesPPO: Bool { method == "ppo" }
 
     public var id: String {
         let pct = Int((sftFraction * 100).rounded())
-        return critic.map { "sft-\(teacher)-\(pct)+rlaif-\($0)\(usesPPO ? "-ppo" : "")" } ?? "sft-\(teacher)-\(pct)"
+        let source = pairsFrom.map { "-pairs-\($0)" } ?? ""
+        return critic.map { "sft-\(teacher)-\(pct)+rlaif-\($0)\(usesPPO ? "-ppo" : "")\(source)" } ?? "sft-\(teacher)-\(pct)"
     }
 
     public var label: String {
         if sftFraction == 0 && critic == nil { return "base model (no SFT)" }
         let pct = Int((sftFraction * 100).rounded())
-        return critic.map { "SFT \(teacher) \(pct)% + RLAIF\(usesPPO ? " by PPO" : "") (\($0) critic)" } ?? "SFT \(teacher) \(pct)%"
+        let source = pairsFrom.map { ", pairs from \($0)" } ?? ""
+        return critic.map { "SFT \(teacher) \(pct)% + RLAIF\(usesPPO ? " by PPO" : "") (\($0) critic\(source))" } ?? "SFT \(teacher) \(pct)%"
     }
 
     static func sft(_ teacher: String, _ fraction: Double) -> Arm { Arm(teacher: teacher, sftFraction: fraction, critic: nil) }
@@ -103,7 +108,15 @@ public struct Arm: Codable, Equatable, Hashable, Sendable {
     public static let ppoComparison: [Arm] = [sft("weak", 0.1), rlaif("weak", "strong"),
                                               Arm(teacher: "weak", sftFraction: 0.1, critic: "strong", method: "ppo"), sft("strong", 1)]
 
-    public static func figure(_ n: Int) -> [Arm] { [1: figure1, 2: figure2, 3: figure3, 4: figure4, 5: figure5, 8: ppoComparison][n] ?? [] }
+    /// Table 1 ("figure 9" on the command line): DPO of each family's weak-teacher SFT model on pairs
+    /// sampled from each family's SFT model.
+    public static func table1(families: [String]) -> [Arm] {
+        [sft("weak", 0.1)] + families.map { Arm(teacher: "weak", sftFraction: 0.1, critic: "strong", pairsFrom: $0) }
+    }
+
+    public static func figure(_ n: Int, families: [String] = []) -> [Arm] {
+        n == 9 ? table1(families: families) : [1: figure1, 2: figure2, 3: figure3, 4: figure4, 5: figure5, 8: ppoComparison][n] ?? []
+    }
     /// The judge a figure is read with, as in the paper.
     public static func judge(forFigure n: Int) -> String { n == 4 ? "claude" : "strong" }
 }

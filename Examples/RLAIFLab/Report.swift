@@ -64,11 +64,12 @@ public struct Report {
         4: "Figure 4: the Claude-like model as teacher, critic and judge",
         5: "Figure 5: strong teacher on 10% + RLAIF vs 100%",
         8: "RLAIF by PPO against a reward model, beside DPO (the NeurIPS appendix)",
+        9: "Table 1: DPO on pairs sampled from each base family",
     ]
 
     /// One figure as Markdown: win rates under the figure's judge and the lenient judge, exact match.
     public func markdown(figure n: Int) -> String {
-        let arms = Arm.figure(n), judge = Arm.judge(forFigure: n)
+        let arms = Arm.figure(n, families: preset.families.map(\.name)), judge = Arm.judge(forFigure: n)
         let seeds = Set(results.map(\.seed)).count
         var s = "## \(Report.titles[n] ?? "Figure \(n)")\n\n"
         s += "Win rate (%) against the reference teacher's completions on \(preset.evalPrompts) held-out prompts, "
@@ -94,7 +95,9 @@ public struct Report {
 
     /// The figure's chart: grouped bars (Figure 3: a scaling curve).
     public func chart(figure n: Int) -> String {
-        n == 3 ? scalingChart() : chart(arms: Arm.figure(n), title: Report.titles[n] ?? "Figure \(n)", judge: Arm.judge(forFigure: n))
+        n == 3 ? scalingChart()
+            : chart(arms: Arm.figure(n, families: preset.families.map(\.name)), title: Report.titles[n] ?? "Figure \(n)",
+                    judge: Arm.judge(forFigure: n))
     }
 
     public func chart(arms: [Arm], title: String, judge: String = "strong") -> String {

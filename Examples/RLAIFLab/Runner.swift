@@ -109,9 +109,9 @@ public final class ExperimentRunner {
     /// The AI-feedback data, as the paper's code makes it: for each remaining prompt a policy sample
     /// (temperature 1, top-p 0.9) against the teacher's completion, labelled by the critic. Returns
     /// the pairs and the share where the critic preferred the policy's own sample.
-    func feedbackPairs(_ sftModel: GPT, teacher: Teacher, critic: Critic, seed: UInt64, name: String) -> ([PreferencePair], Double) {
+    func feedbackPairs(_ sampler: GPT, teacher: Teacher, critic: Critic, seed: UInt64, name: String) -> ([PreferencePair], Double) {
         let tasks = rlaifTasks
-        let samples = sample(sftModel, tasks, temperature: 1, topP: 0.9, seed: seed &+ 11)
+        let samples = sample(sampler, tasks, temperature: 1, topP: 0.9, seed: seed &+ 11)
         var rng = RandomGenerator(seed: seed &+ 13)
         var policyWins = 0, identical = 0
         var pairs: [PreferencePair] = []
@@ -132,9 +132,10 @@ public final class ExperimentRunner {
     /// Prompts left for RLAIF after the SFT share.
     var rlaifTasks: [Instruction] { Array(pool[Int((Double(pool.count) * preset.sftFraction).rounded())...]) }
 
-    /// RLAIF by DPO from the SFT model (reference: the frozen SFT model).
-    func rlaif(_ sftModel: GPT, teacher: Teacher, critic: Critic, seed: UInt64, name: String) throws -> (GPT, Double) {
-        let (pairs, share) = feedbackPairs(sftModel, teacher: teacher, critic: critic, seed: seed, name: name)
+    /// RLAIF by DPO from the SFT model (reference: the frozen SFT model); pairs are sampled from
+    /// `sampler` (the SFT model itself unless Table 1 borrows another family's).
+    func rlaif(_ sftModel: GPT, sampler: GPT? = nil, teacher: Teacher, critic: Critic, seed: UInt64, name: String) throws -> (GPT, Double) {
+        let (pairs, share) = feedbackPairs(sampler ?? sftModel, teacher: teacher, critic: critic, seed: seed, name: name)
         let policy = GPT(sftModel.config)
         policy.copyParameters(from: sftModel)
         let stage = DPOStage(model: policy, reference: sftModel.frozenCopy(), padToken: tokenizer.padToken,
@@ -234,9 +235,15 @@ public final class ExperimentRunner {
         var share: Double? = nil
         if let criticName = arm.critic {
             let name = "\(family.name)-seed\(seed)-\(arm.id)"
+            let sampler = try arm.pairsFrom.map { source -> GPT in
+                guard let other = preset.families.first(where: { $0.name == source }) else {
+                    throw DataError(file: "<preset>", line: 0, reason: "arm \(arm.id) samples pairs from unknown family \(source)")
+                }
+                return try sft(other, teacher: teacher, fraction: arm.sftFraction, seed: seed)
+            }
             (policy, share) = arm.usesPPO
                 ? try rlaifPPO(sftModel, teacher: teacher, critic: Self.critic(criticName), seed: seed, name: name)
-                : try rlaif(sftModel, teacher: teacher, critic: Self.critic(criticName), seed: seed, name: name)
+                : try rlaif(sftModel, sampler: sampler, teacher: teacher, critic: Self.critic(criticName), seed: seed, name: name)
         }
         let evaluation = evaluate(policy, seed: seed)
         let result = ArmResult(arm: arm, family: family.name, seed: seed, evaluation: evaluation,

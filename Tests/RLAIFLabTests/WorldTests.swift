@@ -80,3 +80,19 @@ final class WorldTests: XCTestCase {
         XCTAssertTrue(three.chart(figure: 3).hasPrefix("<svg"))
     }
 }
+
+final class ArmTests: XCTestCase {
+    func testArmIdsAreDistinctAcrossFigures() {
+        let families = ["base-A", "base-B"]
+        let all = [1, 2, 3, 4, 5, 8, 9].flatMap { Arm.figure($0, families: families) }
+        var byID: [String: Arm] = [:]
+        for arm in all {
+            if let seen = byID[arm.id] { XCTAssertEqual(seen, arm, "two different arms share the id \(arm.id)") }
+            byID[arm.id] = arm
+        }
+        XCTAssertEqual(Set(all.map(\.label)).count, byID.count)
+        XCTAssertEqual(Arm.figure(9, families: families).count, 3)
+        XCTAssertTrue(Arm.figure(8).contains { $0.usesPPO })
+        XCTAssertEqual(Arm.judge(forFigure: 4), "claude")
+    }
+}

@@ -7,6 +7,12 @@ public struct DataError: Error, CustomStringConvertible, Equatable {
     public let line: Int
     public let reason: String
     public var description: String { "\(file):\(line): \(reason)" }
+
+    public init(file: String, line: Int, reason: String) {
+        self.file = file
+        self.line = line
+        self.reason = reason
+    }
 }
 
 /// `{"prompt", "completion"}`, TRL's prompt-completion format for SFT.
