@@ -50,7 +50,8 @@ public struct Preset: Codable, Equatable, Sendable {
     public static let full = Preset(name: "full",
                                     families: [Family(name: "base-A", dModel: 64, layers: 2, heads: 4, pretrainSteps: 300),
                                                Family(name: "base-B", dModel: 48, layers: 2, heads: 2, pretrainSteps: 100)],
-                                    seeds: [0, 1, 2], promptPool: 3000, evalPrompts: 400, sftSteps: 1500)
+                                    seeds: [0, 1, 2], promptPool: 3000, evalPrompts: 400, sftSteps: 1500,
+                                    figures: [1, 2, 3, 4, 5, 8, 9, 10])
 
     public static func named(_ name: String) -> Preset? { ["quick": quick, "default": standard, "full": full][name] }
 }
@@ -114,8 +115,17 @@ public struct Arm: Codable, Equatable, Hashable, Sendable {
         [sft("weak", 0.1)] + families.map { Arm(teacher: "weak", sftFraction: 0.1, critic: "strong", pairsFrom: $0) }
     }
 
+    /// Beyond the paper ("figure 10"): teacher strength x critic strength. Teachers from weak to
+    /// strong, critics from noisy to sharp; each cell is SFT on the teacher's 10% + RLAIF with that
+    /// critic, compared with SFT on the strong teacher's 100%.
+    public static let sweepTeachers = ["weak", "reference", "strong"]
+    public static let sweepCritics = ["noisy", "lenient", "claude", "strong"]
+    public static let sweep: [Arm] = [sft("strong", 1)] + sweepTeachers.map { sft($0, 0.1) }
+        + sweepTeachers.flatMap { t in sweepCritics.map { c in rlaif(t, c) } }
+
     public static func figure(_ n: Int, families: [String] = []) -> [Arm] {
-        n == 9 ? table1(families: families) : [1: figure1, 2: figure2, 3: figure3, 4: figure4, 5: figure5, 8: ppoComparison][n] ?? []
+        if n == 9 { return table1(families: families) }
+        return [1: figure1, 2: figure2, 3: figure3, 4: figure4, 5: figure5, 8: ppoComparison, 10: sweep][n] ?? []
     }
     /// The judge a figure is read with, as in the paper.
     public static func judge(forFigure n: Int) -> String { n == 4 ? "claude" : "strong" }

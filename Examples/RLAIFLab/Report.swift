@@ -65,10 +65,42 @@ public struct Report {
         5: "Figure 5: strong teacher on 10% + RLAIF vs 100%",
         8: "RLAIF by PPO against a reward model, beside DPO (the NeurIPS appendix)",
         9: "Table 1: DPO on pairs sampled from each base family",
+        10: "Teacher strength x critic strength: RLAIF minus strong-teacher SFT (win-rate points)",
     ]
+
+    /// The sweep as a matrix per family: rows teachers (weak to strong), columns critics (noisy to
+    /// sharp), value = win rate of SFT 10% + RLAIF minus SFT on the strong teacher's 100%.
+    public func sweepMatrix(family: String) -> [[Double?]] {
+        let baseline = cell(Arm(teacher: "strong", sftFraction: 1, critic: nil), family)?.mean
+        return Arm.sweepTeachers.map { t in
+            Arm.sweepCritics.map { c in
+                guard let b = baseline, let v = cell(Arm(teacher: t, sftFraction: 0.1, critic: c), family)?.mean else { return nil }
+                return v - b
+            }
+        }
+    }
+
+    func sweepMarkdown() -> String {
+        var s = "## \(Report.titles[10]!)\n\nPositive cells: RLAIF beats SFT on the strong teacher. Strong judge.\n\n"
+        for family in preset.families.map(\.name) {
+            s += "### \(family)\n\n| teacher \\ critic | " + Arm.sweepCritics.joined(separator: " | ") + " |\n"
+            s += "|---|" + Arm.sweepCritics.map { _ in "---|" }.joined() + "\n"
+            for (t, row) in zip(Arm.sweepTeachers, sweepMatrix(family: family)) {
+                s += "| \(t) | " + row.map { $0.map { String(format: "%+.1f", $0) } ?? "-" }.joined(separator: " | ") + " |\n"
+            }
+            s += "\n"
+        }
+        return s
+    }
+
+    public func sweepChart() -> String {
+        HeatMap(title: Report.titles[10]!, rows: Arm.sweepTeachers.map { "teacher: \($0)" }, columns: Arm.sweepCritics.map { "critic: \($0)" },
+                panels: preset.families.map { ($0.name, sweepMatrix(family: $0.name)) }).svg()
+    }
 
     /// One figure as Markdown: win rates under the figure's judge and the lenient judge, exact match.
     public func markdown(figure n: Int) -> String {
+        if n == 10 { return sweepMarkdown() }
         let arms = Arm.figure(n, families: preset.families.map(\.name)), judge = Arm.judge(forFigure: n)
         let seeds = Set(results.map(\.seed)).count
         var s = "## \(Report.titles[n] ?? "Figure \(n)")\n\n"
@@ -95,7 +127,7 @@ public struct Report {
 
     /// The figure's chart: grouped bars (Figure 3: a scaling curve).
     public func chart(figure n: Int) -> String {
-        n == 3 ? scalingChart()
+        n == 3 ? scalingChart() : n == 10 ? sweepChart()
             : chart(arms: Arm.figure(n, families: preset.families.map(\.name)), title: Report.titles[n] ?? "Figure \(n)",
                     judge: Arm.judge(forFigure: n))
     }

@@ -22,7 +22,7 @@ public final class ExperimentRunner {
         ["weak": .weak, "strong": .strong, "claude": .claude, "reference": .reference][name]!
     }
 
-    public static func critic(_ name: String) -> Critic { ["strong": .strong, "lenient": .lenient, "claude": .claude][name]! }
+    public static func critic(_ name: String) -> Critic { ["strong": .strong, "lenient": .lenient, "claude": .claude, "noisy": .noisy][name]! }
 
     func config(_ family: Family) -> GPTConfig {
         GPTConfig(vocabSize: tokenizer.vocabSize, contextLength: preset.contextLength, dModel: family.dModel, layers: family.layers,

@@ -86,6 +86,51 @@ public struct BarChart {
     }
 }
 
+/// A diverging heat map (blue negative, red positive) with the value in each cell, one panel per family.
+public struct HeatMap {
+    public var title: String
+    public var rows: [String]
+    public var columns: [String]
+    public var panels: [(name: String, values: [[Double?]])]
+
+    public init(title: String, rows: [String], columns: [String], panels: [(name: String, values: [[Double?]])]) {
+        self.title = title
+        self.rows = rows
+        self.columns = columns
+        self.panels = panels
+    }
+
+    public func svg() -> String {
+        let cellW = 90.0, cellH = 34.0, left = 120.0, top = 60.0, gap = 40.0
+        let panelW = cellW * Double(columns.count)
+        let width = left + Double(panels.count) * (panelW + gap) + 20
+        let height = top + cellH * Double(rows.count) + 60
+        let scale = max(panels.flatMap { $0.values.flatMap { $0.compactMap { $0.map(abs) } } }.max() ?? 1, 1)
+        var body = "<text x=\"\(Chart.f(width / 2))\" y=\"22\" text-anchor=\"middle\" font-size=\"14\">\(Chart.escape(title))</text>\n"
+        for (p, panel) in panels.enumerated() {
+            let x0 = left + Double(p) * (panelW + gap)
+            body += "<text x=\"\(Chart.f(x0 + panelW / 2))\" y=\"\(Chart.f(top - 22))\" text-anchor=\"middle\" font-size=\"13\">\(Chart.escape(panel.name))</text>\n"
+            for (c, name) in columns.enumerated() {
+                body += "<text x=\"\(Chart.f(x0 + (Double(c) + 0.5) * cellW))\" y=\"\(Chart.f(top - 6))\" text-anchor=\"middle\" font-size=\"10\">\(Chart.escape(name))</text>\n"
+            }
+            for (r, row) in panel.values.enumerated() {
+                if p == 0 {
+                    body += "<text x=\"\(Chart.f(left - 8))\" y=\"\(Chart.f(top + (Double(r) + 0.6) * cellH))\" text-anchor=\"end\" font-size=\"11\">\(Chart.escape(rows[r]))</text>\n"
+                }
+                for (c, value) in row.enumerated() {
+                    let t = (value ?? 0) / scale
+                    let color = t >= 0 ? "rgb(255,\(Int(255 * (1 - t))),\(Int(255 * (1 - t))))" : "rgb(\(Int(255 * (1 + t))),\(Int(255 * (1 + t))),255)"
+                    let x = x0 + Double(c) * cellW, y = top + Double(r) * cellH
+                    body += "<rect x=\"\(Chart.f(x))\" y=\"\(Chart.f(y))\" width=\"\(Chart.f(cellW - 2))\" height=\"\(Chart.f(cellH - 2))\" fill=\"\(value == nil ? "#eee" : color)\"/>"
+                    body += "<text x=\"\(Chart.f(x + cellW / 2))\" y=\"\(Chart.f(y + cellH * 0.62))\" text-anchor=\"middle\" font-size=\"12\">\(value.map { String(format: "%+.1f", $0) } ?? "-")</text>\n"
+                }
+            }
+        }
+        return "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Chart.f(width))\" height=\"\(Chart.f(height))\" font-family=\"sans-serif\">\n"
+            + "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n" + body + "</svg>\n"
+    }
+}
+
 enum Chart {
     static let palette = ["#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C"]
     static func color(_ i: Int) -> String { palette[i % palette.count] }

@@ -169,6 +169,8 @@ public struct Critic: Codable, Equatable, Sendable {
     public static let lenient = Critic(name: "lenient", temperature: 0.5)
     /// Claude's role as critic and judge (Figures 4 and 7): as reliable as the strong critic, not identical.
     public static let claude = Critic(name: "claude", temperature: 0.1)
+    /// A barely reliable critic, the weak end of the teacher x critic sweep.
+    public static let noisy = Critic(name: "noisy", temperature: 2)
     /// Every judge an evaluation reports.
     public static let judges: [Critic] = [.strong, .lenient, .claude]
 

@@ -96,3 +96,25 @@ final class ArmTests: XCTestCase {
         XCTAssertEqual(Arm.judge(forFigure: 4), "claude")
     }
 }
+
+final class SweepReportTests: XCTestCase {
+    func testSweepMatrixIsRLAIFMinusStrongTeacherSFT() {
+        func result(_ arm: Arm, _ win: Double) -> ArmResult {
+            ArmResult(arm: arm, family: "small", seed: 0,
+                      evaluation: Evaluation(winRate: ["strong": win, "lenient": 50, "claude": 50], standardError: ["strong": 1],
+                                             exactMatch: 0, meanQuality: 0, exactMatchByKind: [:]),
+                      seconds: 0, policyPreferredShare: nil)
+        }
+        let results = [result(Arm(teacher: "strong", sftFraction: 1, critic: nil), 40),
+                       result(Arm(teacher: "weak", sftFraction: 0.1, critic: "noisy"), 30),
+                       result(Arm(teacher: "strong", sftFraction: 0.1, critic: "strong"), 45)]
+        let report = Report(preset: .quick, results: results)
+        let m = report.sweepMatrix(family: "small")
+        XCTAssertEqual(m.count, Arm.sweepTeachers.count)
+        XCTAssertEqual(m[0][0], -10)   // weak teacher, noisy critic
+        XCTAssertEqual(m[2][3], 5)     // strong teacher, strong critic
+        XCTAssertNil(m[1][1])
+        XCTAssertTrue(report.markdown(figure: 10).contains("| weak | -10.0 | - | - | - |"))
+        XCTAssertTrue(report.chart(figure: 10).contains("+5.0"))
+    }
+}
