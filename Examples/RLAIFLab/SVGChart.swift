@@ -101,7 +101,7 @@ public struct HeatMap {
     }
 
     public func svg() -> String {
-        let cellW = 90.0, cellH = 34.0, left = 120.0, top = 60.0, gap = 40.0
+        let cellW = 90.0, cellH = 34.0, left = 120.0, top = 72.0, gap = 40.0
         let panelW = cellW * Double(columns.count)
         let width = left + Double(panels.count) * (panelW + gap) + 20
         let height = top + cellH * Double(rows.count) + 60
