@@ -33,16 +33,24 @@ public final class ExperimentRunner {
         TokenizedPair(prompt: tokenizer.encode(prompt), completion: tokenizer.encode(completion) + [tokenizer.eosToken])
     }
 
+    /// A stage's output directory (metrics.jsonl), cleared of an earlier attempt's metrics.
+    func stageDirectory(_ name: String) -> URL {
+        let dir = directory.appendingPathComponent("stages").appendingPathComponent(name)
+        try? FileManager.default.removeItem(at: dir.appendingPathComponent("metrics.jsonl"))
+        return dir
+    }
+
+    /// Models are cached under models/; the trainers' own resumable checkpoints are not kept.
+    func dropCheckpoint(_ stageDir: URL) { try? FileManager.default.removeItem(at: stageDir.appendingPathComponent("checkpoint")) }
+
     /// Trains `model` on `examples` for about `steps` optimizer steps (whole epochs).
     func train<S: TrainingStage>(_ stage: S, _ examples: [S.Example], steps: Int, config base: TrainerConfig, name: String) throws {
         var config = base
         let perEpoch = max(examples.count / config.batchSize, 1)
         config.epochs = max(1, Int((Double(steps) / Double(perEpoch)).rounded()))
-        let loop = try TrainingLoop(stage: stage, examples: examples, config: config,
-                                    outputDirectory: directory.appendingPathComponent("stages").appendingPathComponent(name))
-        try? FileManager.default.removeItem(at: directory.appendingPathComponent("stages/\(name)/metrics.jsonl"))
-        try loop.train()
-        try? FileManager.default.removeItem(at: directory.appendingPathComponent("stages/\(name)/checkpoint"))
+        let dir = stageDirectory(name)
+        try TrainingLoop(stage: stage, examples: examples, config: config, outputDirectory: dir).train()
+        dropCheckpoint(dir)
     }
 
     func cached(_ path: String, _ make: () throws -> GPT) throws -> GPT {
@@ -147,11 +155,9 @@ public final class ExperimentRunner {
         c.epochs = preset.dpoEpochs
         c.maxGradNorm = 10
         c.seed = seed
-        let loop = try TrainingLoop(stage: stage, examples: pairs, config: c,
-                                    outputDirectory: directory.appendingPathComponent("stages").appendingPathComponent(name))
-        try? FileManager.default.removeItem(at: directory.appendingPathComponent("stages/\(name)/metrics.jsonl"))
-        try loop.train()
-        try? FileManager.default.removeItem(at: directory.appendingPathComponent("stages/\(name)/checkpoint"))
+        let dir = stageDirectory(name)
+        try TrainingLoop(stage: stage, examples: pairs, config: c, outputDirectory: dir).train()
+        dropCheckpoint(dir)
         return (policy, share)
     }
 
@@ -168,11 +174,11 @@ public final class ExperimentRunner {
         c.batchSize = 16
         c.epochs = preset.rewardModelEpochs
         c.seed = seed
+        let rmDir = stageDirectory("\(name)-reward")
         let rmLoop = try TrainingLoop(stage: RewardStage(model: rewardModel, padToken: tokenizer.padToken), examples: pairs, config: c,
-                                      outputDirectory: directory.appendingPathComponent("stages/\(name)-reward"))
-        try? FileManager.default.removeItem(at: directory.appendingPathComponent("stages/\(name)-reward/metrics.jsonl"))
+                                      outputDirectory: rmDir)
         try rmLoop.train()
-        try? FileManager.default.removeItem(at: directory.appendingPathComponent("stages/\(name)-reward/checkpoint"))
+        dropCheckpoint(rmDir)
         log("reward model \(name): final accuracy \(rmLoop.history.last?.values["accuracy"] ?? .nan)")
         rewardModel.freeze()
         rewardModel.eval()
@@ -192,10 +198,10 @@ public final class ExperimentRunner {
         let trainer = try PPOTrainer(policy: policy, reference: sftModel.frozenCopy(), reward: .model(rewardModel),
                                      prompts: rlaifTasks.map { tokenizer.encode($0.prompt) }, config: ppo,
                                      eosToken: tokenizer.eosToken, padToken: tokenizer.padToken)
-        trainer.outputDirectory = directory.appendingPathComponent("stages/\(name)")
-        try? FileManager.default.removeItem(at: directory.appendingPathComponent("stages/\(name)/metrics.jsonl"))
+        let dir = stageDirectory(name)
+        trainer.outputDirectory = dir
         try trainer.train()
-        try? FileManager.default.removeItem(at: directory.appendingPathComponent("stages/\(name)/checkpoint"))
+        dropCheckpoint(dir)
         return (policy, share)
     }
 
