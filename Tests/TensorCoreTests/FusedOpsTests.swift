@@ -78,3 +78,29 @@ final class FusedOpsTests: XCTestCase {
         XCTAssertTrue(y.transposed(1, 2).isContiguous)
     }
 }
+
+final class FusedSelfAttentionTests: XCTestCase {
+    func testFusedQKVAttentionMatchesTheViewChainAndGradchecks() {
+        var rng = RandomGenerator(seed: 8)
+        let (b, t, h, hd) = (2, 5, 3, 2)
+        let d = h * hd
+        let qkv = Tensor.normal([b, t, 3 * d], generator: &rng, requiresGrad: true)
+        func heads(_ x: Tensor, _ i: Int) -> Tensor {
+            x.slice(axis: 2, (i * d)..<((i + 1) * d)).reshaped([b, t, h, hd]).transposed(1, 2)
+        }
+        let viaViews = scaledDotProductAttention(heads(qkv, 0), heads(qkv, 1), heads(qkv, 2), causal: true)
+            .transposed(1, 2).reshaped([b, t, d])
+        let fused = causalSelfAttention(qkv: qkv, heads: h)
+        XCTAssertEqual(fused.shape, [b, t, d])
+        for (x, y) in zip(fused.scalars, viaViews.scalars) { XCTAssertEqual(x, y, accuracy: 1e-6) }
+        // Same gradients as the view chain, and finite differences agree.
+        let w = Tensor.normal([b, t, d], generator: &rng)
+        (viaViews * w).sum().backward()
+        let expected = qkv.grad!.scalars
+        qkv.zeroGrad()
+        (fused * w).sum().backward()
+        for (x, y) in zip(qkv.grad!.scalars, expected) { XCTAssertEqual(x, y, accuracy: 1e-5) }
+        let r = gradCheck([qkv]) { causalSelfAttention(qkv: $0[0], heads: h) }
+        XCTAssertTrue(r.passed, r.description)
+    }
+}

@@ -76,20 +76,20 @@ public final class CausalSelfAttention: Module {
     func callAsFunction(_ x: Tensor, layer: Int, cache: KVCache?) -> Tensor {
         let b = x.shape[0], t = x.shape[1], d = x.shape[2], hd = d / heads
         let qkv = cAttn(x)
+        // Training and full-sequence scoring: one fused op from qkv to merged heads.
+        guard let cache else { return residDropout(cProj(causalSelfAttention(qkv: qkv, heads: heads))) }
+        // Cached generation: append this step's keys and values, attend to the whole prefix.
         func split(_ i: Int) -> Tensor {
             qkv.slice(axis: 2, (i * d)..<((i + 1) * d)).reshaped([b, t, heads, hd]).transposed(1, 2)
         }
-        var k = split(1), v = split(2)
-        if let cache {
-            let start = cache.length
-            precondition(start + t <= cache.capacity, "attention: \(start + t) tokens exceed the KV cache capacity \(cache.capacity)")
-            withNoGrad {
-                cache.keys[layer].slice(axis: 2, start..<(start + t)).assign(k)
-                cache.values[layer].slice(axis: 2, start..<(start + t)).assign(v)
-            }
-            k = cache.keys[layer].slice(axis: 2, 0..<(start + t))
-            v = cache.values[layer].slice(axis: 2, 0..<(start + t))
+        let start = cache.length
+        precondition(start + t <= cache.capacity, "attention: \(start + t) tokens exceed the KV cache capacity \(cache.capacity)")
+        withNoGrad {
+            cache.keys[layer].slice(axis: 2, start..<(start + t)).assign(split(1))
+            cache.values[layer].slice(axis: 2, start..<(start + t)).assign(split(2))
         }
+        let k = cache.keys[layer].slice(axis: 2, 0..<(start + t))
+        let v = cache.values[layer].slice(axis: 2, 0..<(start + t))
         let y = scaledDotProductAttention(split(0), k, v, causal: true)
         return residDropout(cProj(y.transposed(1, 2).reshaped([b, t, d])))
     }

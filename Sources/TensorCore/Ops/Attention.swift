@@ -14,62 +14,120 @@ public func scaledDotProductAttention(_ q: Tensor, _ k: Tensor, _ v: Tensor, cau
     precondition(q.rank == 4 && k.rank == 4 && v.rank == 4 && k.shape == v.shape &&
                  q.shape[0] == k.shape[0] && q.shape[1] == k.shape[1] && q.shape[3] == k.shape[3],
                  "attention: q \(q.shape), k \(k.shape), v \(v.shape) must be [B, H, Tq, hd], [B, H, Tk, hd], [B, H, Tk, hd]")
-    let b = q.shape[0], h = q.shape[1], tq = q.shape[2], tk = k.shape[2], hd = q.shape[3]
+    let (b, h, tq, tk, hd) = (q.shape[0], q.shape[1], q.shape[2], k.shape[2], q.shape[3])
     precondition(!causal || tk >= tq, "attention: causal attention needs at least as many keys (\(tk)) as queries (\(tq))")
-    let s = scale ?? 1 / Float(hd).squareRoot()
-    let qs = AttentionOperand(q), ks = AttentionOperand(k), vs = AttentionOperand(v)
-    let att = Tensor(uninitializedShape: [b, h, tq, tk])
-    let yBuffer = Tensor(uninitializedShape: [b, tq, h, hd])
-    let ap = att.pointer, yp = yBuffer.pointer
-    let shift = tk - tq
-
-    AttentionOperand.forEachHead(b * h) { bh in
-        let bi = bh / h, hi = bh % h
-        let a = ap + bh * tq * tk
-        Kernels.gemm(m: tq, n: tk, k: hd, alpha: s, qs.matrix(bi, hi), ks.matrix(bi, hi, transposed: true), beta: 0, a, ldc: tk)
-        for i in 0..<tq {
-            let row = a + i * tk
-            let visible = causal ? min(i + shift + 1, tk) : tk
-            var m = -Float.infinity
-            for j in 0..<visible { m = max(m, row[j]) }
-            var sum: Float = 0
-            for j in 0..<visible { let e = FastMath.exp(row[j] - m); row[j] = e; sum += e }
-            let inv = 1 / sum
-            for j in 0..<visible { row[j] *= inv }
-            for j in visible..<tk { row[j] = 0 }
-        }
-        Kernels.gemm(m: tq, n: hd, k: tk, Kernels.GEMMOperand(pointer: a, transpose: false, ld: tk), vs.matrix(bi, hi),
-                     beta: 0, yp + (bi * tq * h + hi) * hd, ldc: h * hd)
-    }
+    let kernel = AttentionKernel(q: AttentionOperand(q), k: AttentionOperand(k), v: AttentionOperand(v),
+                                 b: b, h: h, tq: tq, tk: tk, hd: hd, scale: scale ?? 1 / Float(hd).squareRoot(), causal: causal)
+    let (att, yBuffer) = kernel.forward()
     let y = Tensor(storage: yBuffer.storage, shape: [b, h, tq, hd], strides: [tq * h * hd, hd, h * hd, 1], offset: 0)
     return y.recording("attention", [q, k, v]) { g in
-        let ap = att.pointer  // the closure keeps `att` alive for the backward pass
-        let gs = AttentionOperand(g)
         let dq = Tensor(uninitializedShape: q.shape), dk = Tensor(uninitializedShape: k.shape), dv = Tensor(uninitializedShape: v.shape)
-        let dAtt = Tensor(uninitializedShape: [b, h, tq, tk])
-        let dqp = dq.pointer, dkp = dk.pointer, dvp = dv.pointer, dap = dAtt.pointer
+        func target(_ t: Tensor, _ rows: Int) -> AttentionKernel.Target {
+            .init(base: t.pointer, batchStride: h * rows * hd, headStride: rows * hd, ld: hd)
+        }
+        kernel.backward(AttentionOperand(g), att: att, dq: target(dq, tq), dk: target(dk, tk), dv: target(dv, tk))
+        return [dq, dk, dv]
+    }
+}
+
+/// Causal self-attention straight from a fused projection qkv [B, T, 3·d] (q, k, v side by side, as
+/// GPT-2's c_attn makes them) to the merged heads [B, T, d]. The same kernel as
+/// `scaledDotProductAttention`, but the backward pass writes dq, dk and dv into one [B, T, 3·d]
+/// gradient, so no slice, permute or reshape nodes (and their zero-filled copies) stand between
+/// the projection and the attention.
+public func causalSelfAttention(qkv: Tensor, heads: Int) -> Tensor {
+    precondition(qkv.rank == 3 && qkv.shape[2] % (3 * heads) == 0,
+                 "causal_self_attention: qkv \(qkv.shape) must be [B, T, 3 * d] with d divisible by \(heads) heads")
+    let x = qkv.contiguousData()
+    let (b, t) = (qkv.shape[0], qkv.shape[1])
+    let d = qkv.shape[2] / 3, hd = d / heads
+    func part(_ i: Int) -> AttentionOperand {
+        AttentionOperand(Tensor(storage: x.storage, shape: [b, heads, t, hd], strides: [t * 3 * d, hd, 3 * d, 1], offset: x.offset + i * d))
+    }
+    let kernel = AttentionKernel(q: part(0), k: part(1), v: part(2), b: b, h: heads, tq: t, tk: t, hd: hd,
+                                 scale: 1 / Float(hd).squareRoot(), causal: true)
+    let (att, yBuffer) = kernel.forward()
+    let y = Tensor(storage: yBuffer.storage, shape: [b, t, d], strides: [t * d, d, 1], offset: 0)
+    return y.recording("causal_self_attention", [qkv]) { g in
+        let dqkv = Tensor(uninitializedShape: [b, t, 3 * d])
+        func target(_ i: Int) -> AttentionKernel.Target {
+            .init(base: dqkv.pointer + i * d, batchStride: t * 3 * d, headStride: hd, ld: 3 * d)
+        }
+        let gc = g.contiguousData()
+        let gHeads = Tensor(storage: gc.storage, shape: [b, heads, t, hd], strides: [t * d, hd, d, 1], offset: gc.offset)
+        kernel.backward(AttentionOperand(gHeads), att: att, dq: target(0), dk: target(1), dv: target(2))
+        return [dqkv]
+    }
+}
+
+/// The per-(batch, head) GEMMs and softmax of attention, forward and backward.
+struct AttentionKernel {
+    let q: AttentionOperand, k: AttentionOperand, v: AttentionOperand
+    let b: Int, h: Int, tq: Int, tk: Int, hd: Int
+    let scale: Float
+    let causal: Bool
+
+    /// Where a gradient for (batch, head) goes: a [T, hd] matrix at base + b·batchStride + h·headStride.
+    struct Target {
+        let base: UnsafeMutablePointer<Float>
+        let batchStride: Int, headStride: Int, ld: Int
+        func pointer(_ bi: Int, _ hi: Int) -> UnsafeMutablePointer<Float> { base + bi * batchStride + hi * headStride }
+    }
+
+    /// The attention probabilities [B, H, Tq, Tk] and the output in [B, Tq, H, hd] order.
+    func forward() -> (Tensor, Tensor) {
+        let att = Tensor(uninitializedShape: [b, h, tq, tk])
+        let yBuffer = Tensor(uninitializedShape: [b, tq, h, hd])
+        let ap = att.pointer, yp = yBuffer.pointer
+        let shift = tk - tq
         AttentionOperand.forEachHead(b * h) { bh in
             let bi = bh / h, hi = bh % h
-            let a = Kernels.GEMMOperand(pointer: ap + bh * tq * tk, transpose: false, ld: tk)
-            let at = Kernels.GEMMOperand(pointer: ap + bh * tq * tk, transpose: true, ld: tk)
-            let da = dap + bh * tq * tk
-            // dV = attᵀ dY; dAtt = dY Vᵀ
-            Kernels.gemm(m: tk, n: hd, k: tq, at, gs.matrix(bi, hi), beta: 0, dvp + bh * tk * hd, ldc: hd)
-            Kernels.gemm(m: tq, n: tk, k: hd, gs.matrix(bi, hi), vs.matrix(bi, hi, transposed: true), beta: 0, da, ldc: tk)
-            // dS = att * (dAtt - rowsum(dAtt * att)) * scale; masked entries have att = 0.
+            let a = ap + bh * tq * tk
+            Kernels.gemm(m: tq, n: tk, k: hd, alpha: scale, q.matrix(bi, hi), k.matrix(bi, hi, transposed: true), beta: 0, a, ldc: tk)
             for i in 0..<tq {
-                let ar = a.pointer + i * tk, dr = da + i * tk
-                var dot: Float = 0
-                for j in 0..<tk { dot += ar[j] * dr[j] }
-                for j in 0..<tk { dr[j] = ar[j] * (dr[j] - dot) * s }
+                let row = a + i * tk
+                let visible = causal ? min(i + shift + 1, tk) : tk
+                var m = -Float.infinity
+                for j in 0..<visible { m = max(m, row[j]) }
+                var sum: Float = 0
+                for j in 0..<visible { let e = FastMath.exp(row[j] - m); row[j] = e; sum += e }
+                let inv = 1 / sum
+                for j in 0..<visible { row[j] *= inv }
+                for j in visible..<tk { row[j] = 0 }
             }
-            // dQ = dS K; dK = dSᵀ Q
-            let ds = Kernels.GEMMOperand(pointer: da, transpose: false, ld: tk)
-            let dst = Kernels.GEMMOperand(pointer: da, transpose: true, ld: tk)
-            Kernels.gemm(m: tq, n: hd, k: tk, ds, ks.matrix(bi, hi), beta: 0, dqp + bh * tq * hd, ldc: hd)
-            Kernels.gemm(m: tk, n: hd, k: tq, dst, qs.matrix(bi, hi), beta: 0, dkp + bh * tk * hd, ldc: hd)
+            Kernels.gemm(m: tq, n: hd, k: tk, Kernels.GEMMOperand(pointer: a, transpose: false, ld: tk), v.matrix(bi, hi),
+                         beta: 0, yp + (bi * tq * h + hi) * hd, ldc: h * hd)
         }
-        return [dq, dk, dv]
+        return (att, yBuffer)
+    }
+
+    /// Writes dq, dk, dv for the output gradient `g` (a [B, H, Tq, hd] operand).
+    func backward(_ g: AttentionOperand, att: Tensor, dq: Target, dk: Target, dv: Target) {
+        let dAtt = Tensor(uninitializedShape: [b, h, tq, tk])
+        let ap = att.pointer, dap = dAtt.pointer
+        withExtendedLifetime((att, dAtt)) {
+            AttentionOperand.forEachHead(b * h) { bh in
+                let bi = bh / h, hi = bh % h
+                let a = Kernels.GEMMOperand(pointer: ap + bh * tq * tk, transpose: false, ld: tk)
+                let at = Kernels.GEMMOperand(pointer: ap + bh * tq * tk, transpose: true, ld: tk)
+                let da = dap + bh * tq * tk
+                // dV = attᵀ dY; dAtt = dY Vᵀ
+                Kernels.gemm(m: tk, n: hd, k: tq, at, g.matrix(bi, hi), beta: 0, dv.pointer(bi, hi), ldc: dv.ld)
+                Kernels.gemm(m: tq, n: tk, k: hd, g.matrix(bi, hi), v.matrix(bi, hi, transposed: true), beta: 0, da, ldc: tk)
+                // dS = att * (dAtt - rowsum(dAtt * att)) * scale; masked entries have att = 0.
+                for i in 0..<tq {
+                    let ar = a.pointer + i * tk, dr = da + i * tk
+                    var dot: Float = 0
+                    for j in 0..<tk { dot += ar[j] * dr[j] }
+                    for j in 0..<tk { dr[j] = ar[j] * (dr[j] - dot) * scale }
+                }
+                // dQ = dS K; dK = dSᵀ Q
+                Kernels.gemm(m: tq, n: hd, k: tk, Kernels.GEMMOperand(pointer: da, transpose: false, ld: tk), k.matrix(bi, hi),
+                             beta: 0, dq.pointer(bi, hi), ldc: dq.ld)
+                Kernels.gemm(m: tk, n: hd, k: tq, Kernels.GEMMOperand(pointer: da, transpose: true, ld: tk), q.matrix(bi, hi),
+                             beta: 0, dk.pointer(bi, hi), ldc: dk.ld)
+            }
+        }
     }
 }
 
