@@ -39,7 +39,7 @@ public struct Preset: Codable, Equatable, Sendable {
     public var ppoLearningRate: Float = 1e-5
     public var ppoKLCoef: Float = 0.05
     /// Figures `sft-vs-rlaif` runs without --figure.
-    public var figures = [1, 2, 3, 4, 5, 8, 9]
+    public var figures = [1, 2, 3, 4, 5, 7, 8, 9]
 
     public static let quick = Preset(name: "quick", families: [Family(name: "small", dModel: 64, layers: 2, heads: 4, pretrainSteps: 100)],
                                      seeds: [0], promptPool: 2000, evalPrompts: 150, sftSteps: 600, figures: [2, 5])
@@ -51,7 +51,7 @@ public struct Preset: Codable, Equatable, Sendable {
                                     families: [Family(name: "base-A", dModel: 64, layers: 2, heads: 4, pretrainSteps: 300),
                                                Family(name: "base-B", dModel: 48, layers: 2, heads: 2, pretrainSteps: 100)],
                                     seeds: [0, 1, 2], promptPool: 3000, evalPrompts: 400, sftSteps: 1500,
-                                    figures: [1, 2, 3, 4, 5, 8, 9, 10])
+                                    figures: [1, 2, 3, 4, 5, 7, 8, 9, 10])
 
     public static func named(_ name: String) -> Preset? { ["quick": quick, "default": standard, "full": full][name] }
 }
@@ -105,6 +105,8 @@ public struct Arm: Codable, Equatable, Hashable, Sendable {
     public static let figure4: [Arm] = [sft("claude", 1), sft("claude", 0.1), rlaif("claude", "claude")]
     /// Figure 5: the strong teacher on 10% + RLAIF versus on 100%.
     public static let figure5: [Arm] = [sft("strong", 0.1), rlaif("strong", "strong"), sft("strong", 1)]
+    /// Figure 7: Figure 5 with the Claude-like model as teacher, critic and judge.
+    public static let figure7: [Arm] = [sft("claude", 0.1), rlaif("claude", "claude"), sft("claude", 1)]
     /// "Figure 8" here: RLAIF by PPO against a reward model beside DPO (the NeurIPS appendix).
     public static let ppoComparison: [Arm] = [sft("weak", 0.1), rlaif("weak", "strong"),
                                               Arm(teacher: "weak", sftFraction: 0.1, critic: "strong", method: "ppo"), sft("strong", 1)]
@@ -125,10 +127,10 @@ public struct Arm: Codable, Equatable, Hashable, Sendable {
 
     public static func figure(_ n: Int, families: [String] = []) -> [Arm] {
         if n == 9 { return table1(families: families) }
-        return [1: figure1, 2: figure2, 3: figure3, 4: figure4, 5: figure5, 8: ppoComparison, 10: sweep][n] ?? []
+        return [1: figure1, 2: figure2, 3: figure3, 4: figure4, 5: figure5, 7: figure7, 8: ppoComparison, 10: sweep][n] ?? []
     }
     /// The judge a figure is read with, as in the paper.
-    public static func judge(forFigure n: Int) -> String { n == 4 ? "claude" : "strong" }
+    public static func judge(forFigure n: Int) -> String { n == 4 || n == 7 ? "claude" : "strong" }
 }
 
 /// Evaluation of one policy, AlpacaEval-style.

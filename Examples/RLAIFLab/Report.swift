@@ -63,6 +63,7 @@ public struct Report {
         3: "Figure 3: SFT data scaling on the weak teacher",
         4: "Figure 4: the Claude-like model as teacher, critic and judge",
         5: "Figure 5: strong teacher on 10% + RLAIF vs 100%",
+        7: "Figure 7: Claude-like teacher on 10% + RLAIF (Claude-like critic) vs 100%",
         8: "RLAIF by PPO against a reward model, beside DPO (the NeurIPS appendix)",
         9: "Table 1: DPO on pairs sampled from each base family",
         10: "Teacher strength x critic strength: RLAIF minus strong-teacher SFT (win-rate points)",

@@ -18,7 +18,7 @@ struct SFTvsRLAIF: ParsableCommand {
 
     @Option(help: "quick (one base family, under 2 minutes), default (two families) or full (three seeds, larger pool).")
     var preset = "default"
-    @Option(help: "Run one figure only: 1, 2 (the main comparison), 3 (SFT data scaling), 4 (Claude-like teacher and critic), 5 (strong teacher 10% + RLAIF), 8 (RLAIF by PPO beside DPO), 9 (Table 1: DPO on pairs sampled from each base family) or 10 (teacher x critic strength sweep; in the full preset). Default: the preset's figures (quick: 2 and 5; default and full: all). Figure 6 is `rlaif-bandit`.")
+    @Option(help: "Run one figure only: 1, 2 (the main comparison), 3 (SFT data scaling), 4 (Claude-like teacher and critic), 5 (strong teacher 10% + RLAIF), 7 (Figure 5 with the Claude-like teacher and critic), 8 (RLAIF by PPO beside DPO), 9 (Table 1: DPO on pairs sampled from each base family) or 10 (teacher x critic strength sweep; in the full preset). Default: the preset's figures (quick: 2 and 5; default and full: all). Figure 6 is `rlaif-bandit`.")
     var figure: Int?
     @Option(help: "Results directory.") var output = "results"
     @Option(help: "Override the preset's DPO learning rate (RMSprop).") var dpoLearningRate: Float?
@@ -28,7 +28,7 @@ struct SFTvsRLAIF: ParsableCommand {
 
     func validate() throws {
         guard Preset.named(preset) != nil else { throw ValidationError("--preset must be quick, default or full") }
-        if let figure, ![1, 2, 3, 4, 5, 8, 9, 10].contains(figure) { throw ValidationError("--figure must be 1-5, 8, 9 or 10 (Figure 6 is `rlaif-bandit`)") }
+        if let figure, ![1, 2, 3, 4, 5, 7, 8, 9, 10].contains(figure) { throw ValidationError("--figure must be 1-5 or 7-10 (Figure 6 is `rlaif-bandit`)") }
     }
 
     func run() throws {

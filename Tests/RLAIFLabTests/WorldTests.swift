@@ -84,7 +84,7 @@ final class WorldTests: XCTestCase {
 final class ArmTests: XCTestCase {
     func testArmIdsAreDistinctAcrossFigures() {
         let families = ["base-A", "base-B"]
-        let all = [1, 2, 3, 4, 5, 8, 9].flatMap { Arm.figure($0, families: families) }
+        let all = [1, 2, 3, 4, 5, 7, 8, 9, 10].flatMap { Arm.figure($0, families: families) }
         var byID: [String: Arm] = [:]
         for arm in all {
             if let seen = byID[arm.id] { XCTAssertEqual(seen, arm, "two different arms share the id \(arm.id)") }
@@ -94,6 +94,8 @@ final class ArmTests: XCTestCase {
         XCTAssertEqual(Arm.figure(9, families: families).count, 3)
         XCTAssertTrue(Arm.figure(8).contains { $0.usesPPO })
         XCTAssertEqual(Arm.judge(forFigure: 4), "claude")
+        XCTAssertEqual(Arm.judge(forFigure: 7), "claude")
+        XCTAssertTrue(Arm.figure(7).allSatisfy { $0.teacher == "claude" })
     }
 }
 
