@@ -38,6 +38,9 @@ public struct Preset: Codable, Equatable, Sendable {
     public var ppoRolloutBatch = 32
     public var ppoLearningRate: Float = 1e-5
     public var ppoKLCoef: Float = 0.05
+    /// What the policy's sample is compared with in each feedback pair: "teacher" (the teacher's
+    /// completion, as the paper's code does) or "policy" (a second policy sample).
+    public var pairsAgainst = "teacher"
     /// Figures `sft-vs-rlaif` runs without --figure.
     public var figures = [1, 2, 3, 4, 5, 7, 8, 9]
 

@@ -115,16 +115,18 @@ public final class ExperimentRunner {
     }
 
     /// The AI-feedback data, as the paper's code makes it: for each remaining prompt a policy sample
-    /// (temperature 1, top-p 0.9) against the teacher's completion, labelled by the critic. Returns
-    /// the pairs and the share where the critic preferred the policy's own sample.
+    /// (temperature 1, top-p 0.9) against the teacher's completion (or, with `pairsAgainst =
+    /// "policy"`, a second policy sample), labelled by the critic. Returns the pairs and the share
+    /// where the critic preferred the (first) policy sample.
     func feedbackPairs(_ sampler: GPT, teacher: Teacher, critic: Critic, seed: UInt64, name: String) -> ([PreferencePair], Double) {
         let tasks = rlaifTasks
         let samples = sample(sampler, tasks, temperature: 1, topP: 0.9, seed: seed &+ 11)
+        let others = preset.pairsAgainst == "policy"
+            ? sample(sampler, tasks, temperature: 1, topP: 0.9, seed: seed &+ 12) : tasks.map(teacher.respond)
         var rng = RandomGenerator(seed: seed &+ 13)
         var policyWins = 0, identical = 0
         var pairs: [PreferencePair] = []
-        for (task, own) in zip(tasks, samples) {
-            let reference = teacher.respond(task)
+        for (task, (own, reference)) in zip(tasks, zip(samples, others)) {
             // Identical completions carry no preference (and no DPO or Bradley-Terry gradient).
             if own == reference { identical += 1; continue }
             let ownPreferred = critic.prefers(task, own, reference, &rng)
@@ -132,7 +134,7 @@ public final class ExperimentRunner {
             let (c, r) = ownPreferred ? (own, reference) : (reference, own)
             pairs.append(PreferencePair(chosen: pair(task.prompt, c), rejected: pair(task.prompt, r)))
         }
-        log("RLAIF \(name): \(pairs.count) pairs (\(identical) prompts skipped: sample identical to the teacher's), " +
+        log("RLAIF \(name): \(pairs.count) pairs (\(identical) prompts skipped: identical completions), " +
             "critic preferred the policy's own sample in \(policyWins)")
         return (pairs, Double(policyWins) / Double(max(pairs.count, 1)))
     }

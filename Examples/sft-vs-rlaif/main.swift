@@ -24,10 +24,13 @@ struct SFTvsRLAIF: ParsableCommand {
     @Option(help: "Override the preset's DPO learning rate (RMSprop).") var dpoLearningRate: Float?
     @Option(help: "Override the preset's DPO β.") var dpoBeta: Float?
     @Option(help: "Override the preset's SFT steps per arm.") var sftSteps: Int?
+    @Option(help: "Feedback pairs: a policy sample against the teacher's completion (teacher, the paper's) or against a second policy sample (policy).")
+    var pairs = "teacher"
     @Option(name: .customLong("name"), help: "Run name: results go to <output>/<name> (default: the preset's name).") var runName: String?
 
     func validate() throws {
         guard Preset.named(preset) != nil else { throw ValidationError("--preset must be quick, default or full") }
+        guard ["teacher", "policy"].contains(pairs) else { throw ValidationError("--pairs must be teacher or policy") }
         if let figure, ![1, 2, 3, 4, 5, 7, 8, 9, 10].contains(figure) { throw ValidationError("--figure must be 1-5 or 7-10 (Figure 6 is `rlaif-bandit`)") }
     }
 
@@ -36,6 +39,7 @@ struct SFTvsRLAIF: ParsableCommand {
         if let dpoLearningRate { p.dpoLearningRate = dpoLearningRate }
         if let dpoBeta { p.dpoBeta = dpoBeta }
         if let sftSteps { p.sftSteps = sftSteps }
+        p.pairsAgainst = pairs
         let dir = URL(fileURLWithPath: output).appendingPathComponent(runName ?? p.name)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         // Cached pieces are only valid for the settings that made them.
