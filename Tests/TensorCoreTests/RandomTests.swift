@@ -170,3 +170,14 @@ final class RandomTests: XCTestCase {
         XCTAssertEqual(Set(a).count > 10, true)
     }
 }
+
+final class PermutationTests: XCTestCase {
+    func testPermutationIsSeededAndComplete() {
+        var a = RandomGenerator(seed: 3), b = RandomGenerator(seed: 3)
+        let p = a.permutation(50)
+        XCTAssertEqual(p, b.permutation(50))
+        XCTAssertEqual(p.sorted(), Array(0..<50))
+        XCTAssertNotEqual(p, Array(0..<50))
+        XCTAssertEqual(a.permutation(0), [])
+    }
+}

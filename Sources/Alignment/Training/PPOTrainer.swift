@@ -189,8 +189,7 @@ public final class PPOTrainer {
             for epoch in 0..<config.ppoEpochs {
                 var groups = minibatches
                 if epoch > 0 {
-                    var rows = Array(pairs.indices)
-                    for i in stride(from: rows.count - 1, to: 0, by: -1) { rows.swapAt(i, Int(generator.next() % UInt64(i + 1))) }
+                    let rows = generator.permutation(pairs.count)
                     groups = stride(from: 0, to: rows.count, by: mb).map { Array(rows[$0..<($0 + mb)]) }
                 }
                 for rows in groups { step(rows: rows) }

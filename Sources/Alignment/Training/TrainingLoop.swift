@@ -61,9 +61,7 @@ public final class TrainingLoop<Stage: TrainingStage> {
     /// Example indices of `epoch` in training order.
     func order(epoch: Int) -> [Int] {
         var rng = RandomGenerator(seed: config.seed &+ UInt64(epoch) &* 0x9E37_79B9)
-        var idx = Array(examples.indices)
-        for i in stride(from: idx.count - 1, to: 0, by: -1) { idx.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
-        return idx
+        return rng.permutation(examples.count)
     }
 
     /// Runs until `totalSteps` (or `maxSteps` more steps, for tests of interruption).

@@ -7,7 +7,6 @@ protocol UnaryKernel { static func apply(_ x: Float) -> Float }
 protocol BinaryKernel { static func apply(_ a: Float, _ b: Float) -> Float }
 
 enum AddKernel: BinaryKernel { @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { a + b } }
-enum MulKernel: BinaryKernel { @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { a * b } }
 enum GELUTanhKernel: UnaryKernel { @inline(__always) static func apply(_ x: Float) -> Float { Tensor.geluTanh(x) } }
 /// (gradient, input) -> gradient * GELU'(input)
 enum GELUTanhBackwardKernel: BinaryKernel {

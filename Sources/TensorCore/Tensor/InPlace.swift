@@ -28,10 +28,4 @@ extension Tensor {
         precondition(source.shape == shape, "assign: source shape \(source.shape) does not match \(shape)")
         Kernels.copyInto(self, from: source)
     }
-
-    /// Multiplies every element by `factor` in place.
-    public func scale(by factor: Float) {
-        checkInPlace("scale")
-        Kernels.copyInto(self, from: Kernels.map(self) { $0 * factor })
-    }
 }

@@ -47,6 +47,15 @@ public struct RandomGenerator: RandomNumberGenerator, Codable, Equatable, Sendab
         return Float((-2 * Foundation.log(u1)).squareRoot() * Foundation.cos(2 * Double.pi * u2))
     }
 
+    /// 0..<n in a random order (Fisher-Yates from the back). Written out rather than
+    /// `shuffle(using:)` so the order never depends on the standard library's algorithm: resumed
+    /// runs rely on it.
+    public mutating func permutation(_ n: Int) -> [Int] {
+        var idx = Array(0..<n)
+        for i in stride(from: n - 1, to: 0, by: -1) { idx.swapAt(i, Int(next() % UInt64(i + 1))) }
+        return idx
+    }
+
     /// An index drawn with probability proportional to `weights` (non-negative, not all zero).
     public mutating func nextCategorical(_ weights: UnsafeBufferPointer<Float>) -> Int {
         var total: Double = 0
