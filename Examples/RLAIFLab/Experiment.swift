@@ -9,6 +9,9 @@ public struct Family: Codable, Equatable, Sendable {
     public var layers: Int
     public var heads: Int
     public var pretrainSteps: Int
+    /// Share of pretraining documents in which a skill occurs (the rest teach only the format):
+    /// what the base "knows" before any teacher is imitated.
+    public var skillShare: Double = 0
 }
 
 /// Everything an experiment run depends on; recorded in results.json.
@@ -23,14 +26,17 @@ public struct Preset: Codable, Equatable, Sendable {
     public var contextLength = 48
     public var batchSize = 32
     public var pretrainLearningRate: Float = 3e-3
-    /// SFT: AdamW, this many optimizer steps whatever the data size (epochs follow from it).
+    /// SFT: AdamW, this many optimizer steps whatever the data size (epochs follow from it)...
     public var sftSteps = 800
+    /// ...or, when set, this many epochs over the arm's data, so steps grow with the data as in the
+    /// paper's code (a 10% arm then trains a tenth as long as a 100% arm).
+    public var sftEpochs: Int? = nil
     public var sftLearningRate: Float = 3e-3
     /// DPO as in the paper: β 0.05, 3 epochs, batch 8, RMSprop, clip at norm 10.
     public var dpoBeta: Float = 0.05
     public var dpoEpochs = 3
     public var dpoBatchSize = 8
-    public var dpoLearningRate: Float = 1e-5
+    public var dpoLearningRate: Float = 3e-6
     public var maxNewTokens = 12
     /// RLAIF by PPO: reward model (AdamW) then PPO (TRL-style defaults scaled to the toy).
     public var rewardModelEpochs = 2
@@ -44,16 +50,17 @@ public struct Preset: Codable, Equatable, Sendable {
     /// Figures `sft-vs-rlaif` runs without --figure.
     public var figures = [1, 2, 3, 4, 5, 7, 8, 9]
 
-    public static let quick = Preset(name: "quick", families: [Family(name: "small", dModel: 64, layers: 2, heads: 4, pretrainSteps: 100)],
-                                     seeds: [0], promptPool: 2000, evalPrompts: 150, sftSteps: 600, figures: [2, 5])
+    public static let quick = Preset(name: "quick", families: [Family(name: "small", dModel: 64, layers: 2, heads: 4, pretrainSteps: 600,
+                                                                      skillShare: 0.5)],
+                                     seeds: [0], promptPool: 3000, evalPrompts: 150, sftSteps: 600, figures: [2, 5])
     public static let standard = Preset(name: "default",
-                                        families: [Family(name: "base-A", dModel: 64, layers: 2, heads: 4, pretrainSteps: 300),
-                                                   Family(name: "base-B", dModel: 48, layers: 2, heads: 2, pretrainSteps: 100)],
-                                        seeds: [0], promptPool: 3000, evalPrompts: 200, sftSteps: 1000)
+                                        families: [Family(name: "base-A", dModel: 64, layers: 2, heads: 4, pretrainSteps: 2000, skillShare: 0.5),
+                                                   Family(name: "base-B", dModel: 48, layers: 2, heads: 2, pretrainSteps: 600, skillShare: 0.5)],
+                                        seeds: [0], promptPool: 10000, evalPrompts: 200, sftSteps: 1000)
     public static let full = Preset(name: "full",
-                                    families: [Family(name: "base-A", dModel: 64, layers: 2, heads: 4, pretrainSteps: 300),
-                                               Family(name: "base-B", dModel: 48, layers: 2, heads: 2, pretrainSteps: 100)],
-                                    seeds: [0, 1, 2], promptPool: 3000, evalPrompts: 400, sftSteps: 1500,
+                                    families: [Family(name: "base-A", dModel: 64, layers: 2, heads: 4, pretrainSteps: 2000, skillShare: 0.5),
+                                               Family(name: "base-B", dModel: 48, layers: 2, heads: 2, pretrainSteps: 600, skillShare: 0.5)],
+                                    seeds: [0, 1, 2], promptPool: 10000, evalPrompts: 400, sftSteps: 1500,
                                     figures: [1, 2, 3, 4, 5, 7, 8, 9, 10])
 
     public static func named(_ name: String) -> Preset? { ["quick": quick, "default": standard, "full": full][name] }

@@ -74,7 +74,7 @@ public final class ExperimentRunner {
             c.schedule = "cosine"
             c.warmupSteps = 10
             c.seed = 7
-            let text = World.pretrainingText(preset.batchSize * family.pretrainSteps, seed: 3)
+            let text = World.pretrainingText(preset.batchSize * family.pretrainSteps, seed: 3, skillShare: family.skillShare)
             try train(SFTStage(model: model, padToken: tokenizer.padToken), text, steps: family.pretrainSteps, config: c,
                       name: "pretrain-\(family.name)")
             return model
@@ -95,7 +95,8 @@ public final class ExperimentRunner {
             c.schedule = "cosine"
             c.warmupSteps = 10
             c.seed = seed
-            try train(SFTStage(model: model, padToken: tokenizer.padToken), examples, steps: preset.sftSteps, config: c,
+            let steps = preset.sftEpochs.map { $0 * max(examples.count / c.batchSize, 1) } ?? preset.sftSteps
+            try train(SFTStage(model: model, padToken: tokenizer.padToken), examples, steps: steps, config: c,
                       name: "\(family.name)-seed\(seed)-sft-\(teacher.name)-\(pct)")
             return model
         }

@@ -44,6 +44,20 @@ public struct Instruction: Codable, Equatable, Sendable {
         }
     }
 
+    /// The skill as a plain sentence of pretraining text, split where the answer starts. The wording
+    /// differs from the instruction, so SFT still has to teach the model to answer one.
+    public var sentence: (context: String, continuation: String) {
+        switch kind {
+        case .reverse: return ("\(argument) backwards is ", answer)
+        case .sort: return ("\(argument) in order is ", answer)
+        case .twice: return ("\(argument) with each letter doubled is ", answer)
+        case .add: return ("\(argument) is ", answer)
+        case .count:
+            let parts = argument.split(separator: ":", maxSplits: 1).map(String.init)
+            return ("the number of \(parts[0]) in \(parts[1]) is ", answer)
+        }
+    }
+
     /// Graded quality in [0, 1]: the share of positions where the response agrees with the answer,
     /// over the longer of the two (1 only for an exact match; partial credit otherwise).
     public func quality(_ response: String) -> Double {
@@ -81,13 +95,21 @@ public enum World {
         return (0..<n).map { _ in task(&rng) }
     }
 
-    /// Instruction-free text of the same language for pretraining: real prompts followed by random
-    /// responses of plausible length, so a model learns the format and alphabet but no task.
-    public static func pretrainingText(_ n: Int, seed: UInt64) -> [TokenizedPair] {
+    /// Instruction-free text of the same language for pretraining, as web text is for a real base
+    /// model. Two kinds of document: a chat-format prompt followed by a random response (the
+    /// format, no task), and, with probability `skillShare`, a plain sentence in which a skill
+    /// occurs without being asked for ("abcde backwards is edcba", "7+5 is 12"). The sentences
+    /// are always correct: the world's text knows what no teacher is asked to teach, so a base
+    /// model's own samples can be better than a flawed teacher's, as a 7B model's can be.
+    public static func pretrainingText(_ n: Int, seed: UInt64, skillShare: Double = 0) -> [TokenizedPair] {
         var rng = RandomGenerator(seed: seed)
         let symbols = Array("abcdefgh0123456789")
         return (0..<n).map { _ in
             let t = task(&rng)
+            if Double(rng.nextUniform()) < skillShare {
+                let (context, continuation) = t.sentence
+                return TokenizedPair(prompt: tokenizer.encode(context), completion: tokenizer.encode(continuation) + [tokenizer.eosToken])
+            }
             let length = 1 + Int(rng.next() % 8)
             let response = String((0..<length).map { _ in symbols[Int(rng.next() % UInt64(symbols.count))] })
             return TokenizedPair(prompt: tokenizer.encode(t.prompt), completion: tokenizer.encode(response) + [tokenizer.eosToken])
@@ -115,14 +137,29 @@ public struct Teacher: Codable, Equatable, Sendable {
 
     public var name: String
     public var gaps: Set<Gap>
+    /// Share of the instances a gap covers on which the teacher actually fails. Which ones is fixed
+    /// by a hash of the instruction, so the teacher always fails the same ones (systematic, not
+    /// noise), but no feature a student could read off the prompt tells them apart.
+    public var gapShare: Double
 
-    public init(name: String, gaps: Set<Gap>) {
+    public init(name: String, gaps: Set<Gap>, gapShare: Double = 1) {
         self.name = name
         self.gaps = gaps
+        self.gapShare = gapShare
+    }
+
+    /// Whether `gap` applies to `t`: the gap must cover it, and its hash must fall in `gapShare`.
+    func fails(_ gap: Gap, _ t: Instruction) -> Bool {
+        guard gaps.contains(gap) else { return false }
+        if gapShare >= 1 { return true }
+        // FNV-1a over the instruction and the gap's name: stable across runs and platforms.
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in (t.instruction + "|" + gap.rawValue).utf8 { h = (h ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return Double(h >> 11) / Double(1 << 53) < gapShare
     }
 
     /// GPT-3.5's role: several systematic gaps.
-    public static let weak = Teacher(name: "weak", gaps: [.reverseLong, .addNoCarry, .countHigh, .twiceLast])
+    public static let weak = Teacher(name: "weak", gaps: [.reverseLong, .addNoCarry, .countHigh, .twiceLast], gapShare: 0.7)
     /// GPT-4's role: one narrow gap.
     public static let strong = Teacher(name: "strong", gaps: [.countVeryHigh])
     /// Claude's role: as strong as GPT-4's teacher, with a different gap.
@@ -133,22 +170,22 @@ public struct Teacher: Codable, Equatable, Sendable {
     public func respond(_ t: Instruction) -> String {
         var out = t.answer
         switch t.kind {
-        case .reverse where gaps.contains(.reverseLong) && t.argument.count >= 5:
+        case .reverse where t.argument.count >= 5 && fails(.reverseLong, t):
             var c = Array(out)
             c.swapAt(0, 1)
             out = String(c)
-        case .sort where gaps.contains(.sortLong) && t.argument.count >= 5:
+        case .sort where t.argument.count >= 5 && fails(.sortLong, t):
             var c = Array(out)
             c.swapAt(c.count - 1, c.count - 2)
             out = String(c)
         case .add:
             let n = t.argument.split(separator: "+").compactMap { Int($0) }
-            if gaps.contains(.addNoCarry) { out = String((n[0] + n[1]) % 10) }
+            if fails(.addNoCarry, t) { out = String((n[0] + n[1]) % 10) }
         case .count:
             let k = Int(out)!
-            if gaps.contains(.countHigh) && k >= 3 { out = String(k - 1) }
-            if gaps.contains(.countVeryHigh) && k >= 4 { out = String(k + 1) }
-        case .twice where gaps.contains(.twiceLast):
+            if k >= 3 && fails(.countHigh, t) { out = String(k - 1) }
+            if k >= 4 && fails(.countVeryHigh, t) { out = String(k + 1) }
+        case .twice where fails(.twiceLast, t):
             out = String(out.dropLast())
         default: break
         }

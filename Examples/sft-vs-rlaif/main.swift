@@ -24,6 +24,8 @@ struct SFTvsRLAIF: ParsableCommand {
     @Option(help: "Override the preset's DPO learning rate (RMSprop).") var dpoLearningRate: Float?
     @Option(help: "Override the preset's DPO β.") var dpoBeta: Float?
     @Option(help: "Override the preset's SFT steps per arm.") var sftSteps: Int?
+    @Option(help: "Override the preset's SFT epochs (when set, SFT runs this many epochs over each arm's data instead of a fixed number of steps).")
+    var sftEpochs: Int?
     @Option(help: "Feedback pairs: a policy sample against the teacher's completion (teacher, the paper's) or against a second policy sample (policy).")
     var pairs = "teacher"
     @Option(name: .customLong("name"), help: "Run name: results go to <output>/<name> (default: the preset's name).") var runName: String?
@@ -39,6 +41,7 @@ struct SFTvsRLAIF: ParsableCommand {
         if let dpoLearningRate { p.dpoLearningRate = dpoLearningRate }
         if let dpoBeta { p.dpoBeta = dpoBeta }
         if let sftSteps { p.sftSteps = sftSteps }
+        if let sftEpochs { p.sftEpochs = sftEpochs }
         p.pairsAgainst = pairs
         let dir = URL(fileURLWithPath: output).appendingPathComponent(runName ?? p.name)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

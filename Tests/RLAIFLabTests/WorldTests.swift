@@ -28,17 +28,45 @@ final class WorldTests: XCTestCase {
             let subset = tasks.filter { kind == nil || $0.kind == kind }
             return Double(subset.filter { teacher.respond($0) == $0.answer }.count) / Double(subset.count)
         }
-        XCTAssertGreaterThan(accuracy(.strong), accuracy(.reference))
-        XCTAssertGreaterThan(accuracy(.reference), accuracy(.weak))
-        XCTAssertGreaterThan(accuracy(.claude), accuracy(.reference))
-        // The weak teacher always fails the same instances: answering twice gives the same output.
+        XCTAssertGreaterThan(accuracy(.strong), accuracy(.weak))
+        XCTAssertGreaterThan(accuracy(.claude), accuracy(.weak))
+        // The reference is middling, as AlpacaEval's is: below GPT-3.5's role, so win rates sit near 50.
+        XCTAssertGreaterThan(accuracy(.weak), accuracy(.reference))
+        // The weak teacher always fails the same instances: answering twice gives the same output...
         for t in tasks.prefix(100) { XCTAssertEqual(Teacher.weak.respond(t), Teacher.weak.respond(t)) }
-        XCTAssertEqual(accuracy(.weak, .twice), 0)
+        // ...about 70% of those its gaps cover, picked by the prompt's hash, not by a visible feature.
+        XCTAssertEqual(accuracy(.weak, .twice), 0.3, accuracy: 0.05)
         XCTAssertEqual(accuracy(.strong, .twice), 1)
-        XCTAssertEqual(Teacher.weak.respond(Instruction(kind: .add, argument: "7+5")), "2")
-        XCTAssertEqual(Teacher.weak.respond(Instruction(kind: .add, argument: "3+5")), "8")
-        XCTAssertEqual(Teacher.weak.respond(Instruction(kind: .reverse, argument: "abcde")), "decba")  // edcba, first two swapped
-        XCTAssertEqual(Teacher.weak.respond(Instruction(kind: .reverse, argument: "abcd")), "dcba")
+        let longReversals = tasks.filter { $0.kind == .reverse && $0.argument.count >= 5 }
+        let failed = Double(longReversals.filter { Teacher.weak.respond($0) != $0.answer }.count) / Double(longReversals.count)
+        XCTAssertEqual(failed, 0.7, accuracy: 0.1)
+        // What each gap does, on a teacher that fails every instance its gaps cover.
+        let always = Teacher(name: "always", gaps: Teacher.weak.gaps)
+        XCTAssertEqual(always.respond(Instruction(kind: .add, argument: "7+5")), "2")
+        XCTAssertEqual(always.respond(Instruction(kind: .add, argument: "3+5")), "8")
+        XCTAssertEqual(always.respond(Instruction(kind: .reverse, argument: "abcde")), "decba")  // edcba, first two swapped
+        XCTAssertEqual(always.respond(Instruction(kind: .reverse, argument: "abcd")), "dcba")
+        XCTAssertEqual(always.respond(Instruction(kind: .count, argument: "a:abaca")), "2")
+        XCTAssertEqual(always.respond(Instruction(kind: .twice, argument: "ab")), "aab")
+    }
+
+    func testPretrainingTextCarriesSkillsOnlyAsPlainCorrectSentences() {
+        let text = World.pretrainingText(2_000, seed: 4, skillShare: 0.5)
+        let decoded = text.map { (World.tokenizer.decode($0.prompt), World.tokenizer.decode($0.completion)) }
+        let sentences = decoded.filter { !$0.0.hasPrefix("Human: ") }
+        XCTAssertEqual(Double(sentences.count) / 2_000, 0.5, accuracy: 0.05)
+        // No instruction wording in the skill sentences.
+        for (context, _) in sentences {
+            XCTAssertFalse(context.contains("Assistant") || context.contains("reverse") || context.contains("sort"), context)
+        }
+        XCTAssertEqual(Instruction(kind: .reverse, argument: "abc").sentence.context, "abc backwards is ")
+        XCTAssertEqual(Instruction(kind: .count, argument: "a:abaca").sentence.context, "the number of a in abaca is ")
+        XCTAssertEqual(Instruction(kind: .count, argument: "a:abaca").sentence.continuation, "3")
+        let tasks = World.tasks(2_000, seed: 4)
+        XCTAssertTrue(tasks.allSatisfy { (try? World.tokenizer.encodeChecked($0.sentence.context + $0.sentence.continuation).get()) != nil })
+        XCTAssertTrue(tasks.allSatisfy { $0.sentence.continuation == $0.answer })
+        // Without skill sentences, pretraining is the chat format with random responses only.
+        XCTAssertTrue(World.pretrainingText(200, seed: 4).allSatisfy { World.tokenizer.decode($0.prompt).hasPrefix("Human: ") })
     }
 
     func testCriticsPreferHigherQualityWithTheirReliability() {

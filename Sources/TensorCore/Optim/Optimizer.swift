@@ -71,6 +71,30 @@ public class OptimizerBase {
             body(p.pointer, g.pointer, p.count, i)
         }
     }
+
+    /// Like `forEachParameter`, but as one parallel loop over all parameters' elements taken end to
+    /// end: each thread gets an equal contiguous share, so small tensors cost no fan-out of their
+    /// own. `body(param, grad, i, range)` sees the part of parameter i in its share.
+    @inline(__always)
+    func forEachParameterSlice(_ body: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, Int, Range<Int>) -> Void) {
+        var total = 0
+        for (i, p) in parameters.enumerated() {
+            guard let g = p.grad else { continue }
+            precondition(p.isContiguous && g.isContiguous, "optimizer: parameter \(i) of shape \(p.shape) must be contiguous")
+            total += p.count
+        }
+        let params = parameters
+        Threading.parallelFor(total, costPerItem: 4) { share in
+            var offset = 0
+            for (i, p) in params.enumerated() {
+                guard let g = p.grad else { continue }
+                let lo = Swift.max(share.lowerBound - offset, 0), hi = Swift.min(share.upperBound - offset, p.count)
+                if lo < hi { body(p.pointer, g.pointer, i, lo..<hi) }
+                offset += p.count
+                if offset >= share.upperBound { break }
+            }
+        }
+    }
 }
 
 /// Stochastic gradient descent with optional momentum, dampening, Nesterov and (coupled) L2 weight
@@ -136,14 +160,25 @@ public final class Adam: OptimizerBase, Optimizer {
         let stepSize = lr / (1 - Foundation.pow(b1, t))
         let bc2Sqrt = (1 - Foundation.pow(b2, t)).squareRoot()
         let m = buffers["exp_avg"]!, v = buffers["exp_avg_sq"]!
-        forEachParameter { p, g, n, i in
+        // Two copies of the loop so neither branches per element (both vectorise).
+        let decay = decoupled ? 1 - lr * wd : 1, coupledDecay = decoupled ? 0 : wd
+        forEachParameterSlice { p, g, i, range in
             let mp = m[i].pointer, vp = v[i].pointer
-            for j in 0..<n {
-                var grad = g[j]
-                if decoupled { p[j] *= 1 - lr * wd } else { grad += wd * p[j] }
-                mp[j] = b1 * mp[j] + (1 - b1) * grad
-                vp[j] = b2 * vp[j] + (1 - b2) * grad * grad
-                p[j] -= stepSize * mp[j] / (vp[j].squareRoot() / bc2Sqrt + e)
+            if coupledDecay == 0 {
+                for j in range {
+                    let grad = g[j]
+                    p[j] *= decay
+                    mp[j] = b1 * mp[j] + (1 - b1) * grad
+                    vp[j] = b2 * vp[j] + (1 - b2) * grad * grad
+                    p[j] -= stepSize * mp[j] / (vp[j].squareRoot() / bc2Sqrt + e)
+                }
+            } else {
+                for j in range {
+                    let grad = g[j] + coupledDecay * p[j]
+                    mp[j] = b1 * mp[j] + (1 - b1) * grad
+                    vp[j] = b2 * vp[j] + (1 - b2) * grad * grad
+                    p[j] -= stepSize * mp[j] / (vp[j].squareRoot() / bc2Sqrt + e)
+                }
             }
         }
     }
@@ -172,9 +207,9 @@ public final class RMSprop: OptimizerBase, Optimizer {
         stepCount += 1
         let a = alpha, e = eps, wd = weightDecay, mu = momentum, lr = learningRate
         let sq = buffers["square_avg"]!, mom = buffers["momentum_buffer"], ga = buffers["grad_avg"]
-        forEachParameter { p, g, n, i in
+        forEachParameterSlice { p, g, i, range in
             let s = sq[i].pointer, b = mom?[i].pointer, gavg = ga?[i].pointer
-            for j in 0..<n {
+            for j in range {
                 let grad = g[j] + wd * p[j]
                 s[j] = a * s[j] + (1 - a) * grad * grad
                 var avg: Float
