@@ -22,6 +22,9 @@ public struct Preset: Codable, Equatable, Sendable {
     /// Prompts shared by all arms: SFT uses the first `sftFraction`, RLAIF the rest.
     public var promptPool: Int
     public var evalPrompts: Int
+    /// Which held-out prompts evaluation samples: "test" (the reported numbers) or "validation"
+    /// (another draw, for choosing shared hyperparameters without looking at the test prompts).
+    public var evaluationSet = "test"
     public var sftFraction = 0.1
     public var contextLength = 48
     public var batchSize = 32

@@ -10,7 +10,7 @@ public final class ExperimentRunner {
     public var log: (String) -> Void = { _ in }
     let tokenizer = World.tokenizer
     public lazy var pool: [Instruction] = World.tasks(preset.promptPool, seed: 1_000)
-    public lazy var evalTasks: [Instruction] = World.tasks(preset.evalPrompts, seed: 2_000)
+    public lazy var evalTasks: [Instruction] = World.tasks(preset.evalPrompts, seed: preset.evaluationSet == "validation" ? 3_000 : 2_000)
     lazy var references: [String] = evalTasks.map(Teacher.reference.respond)
 
     public init(preset: Preset, directory: URL) {

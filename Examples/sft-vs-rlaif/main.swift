@@ -28,11 +28,14 @@ struct SFTvsRLAIF: ParsableCommand {
     var sftEpochs: Int?
     @Option(help: "Feedback pairs: a policy sample against the teacher's completion (teacher, the paper's) or against a second policy sample (policy).")
     var pairs = "teacher"
+    @Option(help: "Held-out prompts to evaluate on: test (the reported numbers) or validation (another draw, for choosing a shared hyperparameter such as --dpo-learning-rate without looking at the test prompts).")
+    var evaluationSet = "test"
     @Option(name: .customLong("name"), help: "Run name: results go to <output>/<name> (default: the preset's name).") var runName: String?
 
     func validate() throws {
         guard Preset.named(preset) != nil else { throw ValidationError("--preset must be quick, default or full") }
         guard ["teacher", "policy"].contains(pairs) else { throw ValidationError("--pairs must be teacher or policy") }
+        guard ["test", "validation"].contains(evaluationSet) else { throw ValidationError("--evaluation-set must be test or validation") }
         if let figure, ![1, 2, 3, 4, 5, 7, 8, 9, 10].contains(figure) { throw ValidationError("--figure must be 1-5 or 7-10 (Figure 6 is `rlaif-bandit`)") }
     }
 
@@ -43,6 +46,7 @@ struct SFTvsRLAIF: ParsableCommand {
         if let sftSteps { p.sftSteps = sftSteps }
         if let sftEpochs { p.sftEpochs = sftEpochs }
         p.pairsAgainst = pairs
+        p.evaluationSet = evaluationSet
         let dir = URL(fileURLWithPath: output).appendingPathComponent(runName ?? p.name)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         // Cached pieces are only valid for the settings that made them.

@@ -69,6 +69,16 @@ final class WorldTests: XCTestCase {
         XCTAssertTrue(World.pretrainingText(200, seed: 4).allSatisfy { World.tokenizer.decode($0.prompt).hasPrefix("Human: ") })
     }
 
+    func testValidationPromptsAreAnotherDrawThanTestPrompts() {
+        var preset = Preset.quick
+        let test = ExperimentRunner(preset: preset, directory: URL(fileURLWithPath: "/nonexistent")).evalTasks
+        preset.evaluationSet = "validation"
+        let validation = ExperimentRunner(preset: preset, directory: URL(fileURLWithPath: "/nonexistent")).evalTasks
+        XCTAssertEqual(test.count, validation.count)
+        XCTAssertLessThan(zip(test, validation).filter { $0 == $1 }.count, test.count / 10)
+        XCTAssertEqual(test, World.tasks(preset.evalPrompts, seed: 2_000))
+    }
+
     func testCriticsPreferHigherQualityWithTheirReliability() {
         let t = Instruction(kind: .sort, argument: "dcba")  // abcd
         XCTAssertEqual(Critic.strong.preference(t, "abcd", "abcd"), 0.5)

@@ -47,6 +47,21 @@ final class SoftmaxCrossEntropyTests: XCTestCase {
         assertValues(m.grad!, [-0.5, 0, 0.5])
     }
 
+    /// A row's softmax must not depend on masked (-inf) entries after it: a sequence padded to a
+    /// longer batch gets bit-identical attention weights and log-probs (DPO's precomputed reference
+    /// log-probs rely on it).
+    func testTrailingMaskedEntriesChangeNothing() {
+        var g = RandomGenerator(seed: 8)
+        for n in 1...20 {
+            let x = Tensor.normal([n], std: 3, generator: &g)
+            for pad in [1, 3, 7, 8, 13] {
+                let padded = Tensor.concat([x, Tensor(Array(repeating: -Float.infinity, count: pad))])
+                XCTAssertEqual(Array(padded.softmax().scalars.prefix(n)), x.softmax().scalars, "n \(n), pad \(pad)")
+                XCTAssertEqual(Array(padded.logSoftmax().scalars.prefix(n)), x.logSoftmax().scalars, "n \(n), pad \(pad)")
+            }
+        }
+    }
+
     func testFullyMaskedRowsGiveNaNLikePyTorch() {
         let x = Tensor([-.infinity, -.infinity, 0, 1], shape: [2, 2])
         assertValues(x.softmax(), [.nan, .nan, 0.26894142, 0.7310586])

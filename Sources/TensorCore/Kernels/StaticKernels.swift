@@ -8,10 +8,6 @@ protocol BinaryKernel { static func apply(_ a: Float, _ b: Float) -> Float }
 
 enum AddKernel: BinaryKernel { @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { a + b } }
 enum GELUTanhKernel: UnaryKernel { @inline(__always) static func apply(_ x: Float) -> Float { Tensor.geluTanh(x) } }
-/// (gradient, input) -> gradient * GELU'(input)
-enum GELUTanhBackwardKernel: BinaryKernel {
-    @inline(__always) static func apply(_ g: Float, _ x: Float) -> Float { g * Tensor.geluTanhDerivative(x) }
-}
 
 extension Kernels {
     static func map<K: UnaryKernel>(_ x: Tensor, _: K.Type) -> Tensor {

@@ -87,11 +87,9 @@ struct AttentionKernel {
             for i in 0..<tq {
                 let row = a + i * tk
                 let visible = causal ? min(i + shift + 1, tk) : tk
-                var m = -Float.infinity
-                for j in 0..<visible { m = max(m, row[j]) }
-                var sum: Float = 0
-                for j in 0..<visible { let e = FastMath.exp(row[j] - m); row[j] = e; sum += e }
-                let inv = 1 / sum
+                let m = Kernels.rowMax(row, visible)
+                for j in 0..<visible { row[j] = FastMath.exp(row[j] - m) }
+                let inv = 1 / Kernels.rowSum(row, visible)
                 for j in 0..<visible { row[j] *= inv }
                 for j in visible..<tk { row[j] = 0 }
             }
@@ -117,8 +115,7 @@ struct AttentionKernel {
                 // dS = att * (dAtt - rowsum(dAtt * att)) * scale; masked entries have att = 0.
                 for i in 0..<tq {
                     let ar = a.pointer + i * tk, dr = da + i * tk
-                    var dot: Float = 0
-                    for j in 0..<tk { dot += ar[j] * dr[j] }
+                    let dot = Kernels.rowDot(ar, dr, tk)
                     for j in 0..<tk { dr[j] = ar[j] * (dr[j] - dot) * scale }
                 }
                 // dQ = dS K; dK = dSᵀ Q

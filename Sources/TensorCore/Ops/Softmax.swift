@@ -14,11 +14,10 @@ extension Kernels {
     static func softmaxRows(_ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int, n: Int, log: Bool) {
         forEachRow(rows, n) { r in
             let xr = x + r * n, yr = y + r * n
-            var m = -Float.infinity
-            for j in 0..<n { m = Swift.max(m, xr[j]) }
+            var m = rowMax(xr, n)
             if !m.isFinite { m = 0 }
-            var s: Float = 0
-            for j in 0..<n { let e = FastMath.exp(xr[j] - m); yr[j] = e; s += e }
+            for j in 0..<n { yr[j] = FastMath.exp(xr[j] - m) }
+            let s = rowSum(yr, n)
             if log {
                 // (x - m) - log(s), as PyTorch: forming log(s) + m first rounds it to the ulp of m
                 // (6e-5 near 1000) and costs log-probs of large logits their precision.

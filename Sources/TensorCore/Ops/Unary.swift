@@ -73,8 +73,29 @@ extension Tensor {
         let x = self
         switch approximate {
         case .tanh:
-            return Kernels.map(x, GELUTanhKernel.self).recording("gelu_tanh", [x]) { g in
-                [Kernels.zip(g, x, op: "gelu_tanh", GELUTanhBackwardKernel.self)]
+            guard GradMode.enabled && x.requiresGrad else { return Kernels.map(x, GELUTanhKernel.self) }
+            // Training keeps tanh(u) beside the output, so the backward rule is plain arithmetic:
+            // recomputing tanh (an exp and a division per element) made backward the dearer half.
+            let xc = x.contiguousData()
+            let y = Tensor(uninitializedShape: x.shape), tanhU = Tensor(uninitializedShape: x.shape)
+            let xp = xc.pointer, yp = y.pointer, tp = tanhU.pointer
+            Threading.parallelFor(x.count, costPerItem: 4) { r in
+                for i in r {
+                    let v = xp[i], t = FastMath.tanh(Tensor.geluC * (v + 0.044715 * v * v * v))
+                    tp[i] = t
+                    yp[i] = 0.5 * v * (1 + t)
+                }
+            }
+            return y.recording("gelu_tanh", [x]) { g in
+                let gc = g.contiguousData(), dx = Tensor(uninitializedShape: xc.shape)
+                let gp = gc.pointer, dp = dx.pointer
+                Threading.parallelFor(dx.count, costPerItem: 2) { r in
+                    for i in r {
+                        let v = xp[i], t = tp[i]
+                        dp[i] = gp[i] * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * Tensor.geluC * (1 + 3 * 0.044715 * v * v))
+                    }
+                }
+                return withExtendedLifetime((xc, tanhU, gc)) { [dx] }
             }
         case .none:
             return Kernels.map(x) { 0.5 * $0 * (1 + Foundation.erf($0 / 2.0.squareRoot().float)) }.recording("gelu", [x]) { g in
@@ -97,11 +118,6 @@ extension Tensor {
         0.5 * x * (1 + FastMath.tanh(geluC * (x + 0.044715 * x * x * x)))
     }
 
-    @inline(__always) static func geluTanhDerivative(_ x: Float) -> Float {
-        let u = geluC * (x + 0.044715 * x * x * x)
-        let t = FastMath.tanh(u)
-        return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * geluC * (1 + 3 * 0.044715 * x * x)
-    }
 }
 
 extension Double { fileprivate var float: Float { Float(self) } }
