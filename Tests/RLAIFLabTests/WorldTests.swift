@@ -79,6 +79,27 @@ final class WorldTests: XCTestCase {
         XCTAssertEqual(test, World.tasks(preset.evalPrompts, seed: 2_000))
     }
 
+    /// With `sftEpochs` set, an arm's SFT steps follow its data (the paper's code); otherwise every
+    /// arm runs about `sftSteps` (whole epochs).
+    func testSFTStepsFollowDataWhenEpochsAreSet() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sft-epochs-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let family = Family(name: "tiny", dModel: 16, layers: 1, heads: 2, pretrainSteps: 1)
+        func steps(epochs: Int?, fraction: Double) throws -> Int {
+            var preset = Preset(name: "test", families: [family], seeds: [0], promptPool: 128, evalPrompts: 8, sftSteps: 16)
+            preset.batchSize = 16
+            preset.sftEpochs = epochs
+            let runner = ExperimentRunner(preset: preset, directory: dir.appendingPathComponent("\(epochs ?? 0)"))
+            _ = try runner.sft(family, teacher: .weak, fraction: fraction, seed: 0)
+            let metrics = dir.appendingPathComponent("\(epochs ?? 0)/stages/tiny-seed0-sft-weak-\(Int(fraction * 100))/metrics.jsonl")
+            return try String(contentsOf: metrics, encoding: .utf8).split(separator: "\n").count
+        }
+        XCTAssertEqual(try steps(epochs: 2, fraction: 0.25), 4)   // 32 prompts = 2 batches, x 2 epochs
+        XCTAssertEqual(try steps(epochs: 2, fraction: 1), 16)     // 128 prompts = 8 batches, x 2 epochs
+        XCTAssertEqual(try steps(epochs: nil, fraction: 1), 16)   // sftSteps, whatever the data
+        XCTAssertEqual(try steps(epochs: nil, fraction: 0.25), 16)
+    }
+
     func testCriticsPreferHigherQualityWithTheirReliability() {
         let t = Instruction(kind: .sort, argument: "dcba")  // abcd
         XCTAssertEqual(Critic.strong.preference(t, "abcd", "abcd"), 0.5)
