@@ -105,7 +105,7 @@ public struct Report {
         let arms = Arm.figure(n, families: preset.families.map(\.name)), judge = Arm.judge(forFigure: n)
         let seeds = Set(results.map(\.seed)).count
         var s = "## \(Report.titles[n] ?? "Figure \(n)")\n\n"
-        s += "Win rate (%) against the reference teacher's completions on \(preset.evalPrompts) held-out \(preset.evaluationSet) prompts, "
+        s += "Win rate (%) against the reference teacher's completions on \(preset.evalPrompts) held-out \(preset.evaluationSet.rawValue) prompts, "
         s += seeds > 1 ? "mean ± 95% CI over \(seeds) seeds (preset \(preset.name)).\n\n" : "± 1 standard error, one seed (preset \(preset.name)).\n\n"
         s += table(arms, judge: judge, title: "Judge: \(judge) critic\(judge == "strong" ? " (GPT-4's role, as in the paper)" : "")") + "\n"
         s += table(arms, judge: "lenient", title: "Judge: lenient critic (a second protocol)") + "\n"

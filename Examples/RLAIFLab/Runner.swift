@@ -9,8 +9,10 @@ public final class ExperimentRunner {
     public let directory: URL
     public var log: (String) -> Void = { _ in }
     let tokenizer = World.tokenizer
-    public lazy var pool: [Instruction] = World.tasks(preset.promptPool, seed: 1_000)
-    public lazy var evalTasks: [Instruction] = World.tasks(preset.evalPrompts, seed: preset.evaluationSet == "validation" ? 3_000 : 2_000)
+    /// SFT and RLAIF prompts, and the held-out evaluation prompts: disjoint parts of the task space.
+    public lazy var pool: [Instruction] = World.tasks(preset.promptPool, seed: 1_000, split: .training)
+    public lazy var evalTasks: [Instruction] = preset.evaluationSet == .validation
+        ? World.tasks(preset.evalPrompts, seed: 3_000, split: .validation) : World.tasks(preset.evalPrompts, seed: 2_000, split: .test)
     lazy var references: [String] = evalTasks.map(Teacher.reference.respond)
 
     public init(preset: Preset, directory: URL) {

@@ -90,9 +90,38 @@ public enum World {
         }
     }
 
-    public static func tasks(_ n: Int, seed: UInt64) -> [Instruction] {
+    /// The part of the task space a prompt belongs to, fixed by a hash of its instruction: about
+    /// 10% test, 10% validation, the rest training. Some kinds have few distinct instances (100
+    /// additions), so prompts drawn independently would repeat across sets; drawn from their own
+    /// parts, no SFT or RLAIF prompt is ever an evaluation prompt, and no validation prompt a test one.
+    public enum Split: String, Codable, Sendable { case training, validation, test }
+
+    public static func split(of t: Instruction) -> Split {
+        switch stableHash("split|" + t.instruction) % 10 {
+        case 0: return .test
+        case 1: return .validation
+        default: return .training
+        }
+    }
+
+    /// `n` random tasks; with `split`, only tasks of that part (drawn by rejection).
+    public static func tasks(_ n: Int, seed: UInt64, split part: Split? = nil) -> [Instruction] {
         var rng = RandomGenerator(seed: seed)
-        return (0..<n).map { _ in task(&rng) }
+        var out: [Instruction] = []
+        out.reserveCapacity(n)
+        while out.count < n {
+            let t = task(&rng)
+            if part == nil || split(of: t) == part { out.append(t) }
+        }
+        return out
+    }
+
+    /// FNV-1a over the UTF-8 bytes: stable across runs and platforms (Swift's `Hasher` is seeded
+    /// per process).
+    static func stableHash(_ s: String) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in s.utf8 { h = (h ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return h
     }
 
     /// Instruction-free text of the same language for pretraining, as web text is for a real base
@@ -100,13 +129,17 @@ public enum World {
     /// format, no task), and, with probability `skillShare`, a plain sentence in which a skill
     /// occurs without being asked for ("abcde backwards is edcba", "7+5 is 12"). The sentences
     /// are always correct: the world's text knows what no teacher is asked to teach, so a base
-    /// model's own samples can be better than a flawed teacher's, as a 7B model's can be.
+    /// model's own samples can be better than a flawed teacher's, as a 7B model's can be. They
+    /// cover the whole task space, evaluation instances included, as web text covers facts that
+    /// benchmarks later ask about; only instruction-following is kept apart (see `Split`). Each
+    /// document is a (context, continuation) pair and, as in SFT, only the continuation (the
+    /// response, or the part of the sentence after "is") carries loss.
     public static func pretrainingText(_ n: Int, seed: UInt64, skillShare: Double = 0) -> [TokenizedPair] {
         var rng = RandomGenerator(seed: seed)
         let symbols = Array("abcdefgh0123456789")
         return (0..<n).map { _ in
             let t = task(&rng)
-            if Double(rng.nextUniform()) < skillShare {
+            if skillShare > 0 && Double(rng.nextUniform()) < skillShare {
                 let (context, continuation) = t.sentence
                 return TokenizedPair(prompt: tokenizer.encode(context), completion: tokenizer.encode(continuation) + [tokenizer.eosToken])
             }
@@ -148,14 +181,12 @@ public struct Teacher: Codable, Equatable, Sendable {
         self.gapShare = gapShare
     }
 
-    /// Whether `gap` applies to `t`: the gap must cover it, and its hash must fall in `gapShare`.
+    /// Whether the teacher has `gap` and fails `t` through it: true for the `gapShare` of prompts
+    /// its hash picks. (Which instances a gap covers at all, long words or carries, `respond` checks.)
     func fails(_ gap: Gap, _ t: Instruction) -> Bool {
         guard gaps.contains(gap) else { return false }
         if gapShare >= 1 { return true }
-        // FNV-1a over the instruction and the gap's name: stable across runs and platforms.
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in (t.instruction + "|" + gap.rawValue).utf8 { h = (h ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        return Double(h >> 11) / Double(1 << 53) < gapShare
+        return Double(World.stableHash(t.instruction + "|" + gap.rawValue) >> 11) / Double(1 << 53) < gapShare
     }
 
     /// GPT-3.5's role: several systematic gaps.

@@ -16,7 +16,7 @@ struct SFTvsRLAIF: ParsableCommand {
         pieces (pretrained bases, SFT models, arm results) are cached there, so a rerun resumes.
         """)
 
-    @Option(help: "quick (one base family, under 2 minutes), default (two families) or full (three seeds, larger pool).")
+    @Option(help: "quick (one base family, under 2 minutes), default (two families, one seed) or full (three seeds, 1,500 SFT steps, 400 evaluation prompts, and the teacher x critic sweep).")
     var preset = "default"
     @Option(help: "Run one figure only: 1, 2 (the main comparison), 3 (SFT data scaling), 4 (Claude-like teacher and critic), 5 (strong teacher 10% + RLAIF), 7 (Figure 5 with the Claude-like teacher and critic), 8 (RLAIF by PPO beside DPO), 9 (Table 1: DPO on pairs sampled from each base family) or 10 (teacher x critic strength sweep; in the full preset). Default: the preset's figures (quick: 2 and 5; default and full: all). Figure 6 is `rlaif-bandit`.")
     var figure: Int?
@@ -35,7 +35,10 @@ struct SFTvsRLAIF: ParsableCommand {
     func validate() throws {
         guard Preset.named(preset) != nil else { throw ValidationError("--preset must be quick, default or full") }
         guard ["teacher", "policy"].contains(pairs) else { throw ValidationError("--pairs must be teacher or policy") }
-        guard ["test", "validation"].contains(evaluationSet) else { throw ValidationError("--evaluation-set must be test or validation") }
+        guard EvaluationSet(rawValue: evaluationSet) != nil else { throw ValidationError("--evaluation-set must be test or validation") }
+        if let sftSteps, sftSteps < 1 { throw ValidationError("--sft-steps must be at least 1") }
+        if let sftEpochs, sftEpochs < 1 { throw ValidationError("--sft-epochs must be at least 1") }
+        if sftSteps != nil && sftEpochs != nil { throw ValidationError("--sft-steps and --sft-epochs exclude each other: SFT runs either a fixed number of steps or of epochs") }
         if let figure, ![1, 2, 3, 4, 5, 7, 8, 9, 10].contains(figure) { throw ValidationError("--figure must be 1-5 or 7-10 (Figure 6 is `rlaif-bandit`)") }
     }
 
@@ -46,7 +49,7 @@ struct SFTvsRLAIF: ParsableCommand {
         if let sftSteps { p.sftSteps = sftSteps }
         if let sftEpochs { p.sftEpochs = sftEpochs }
         p.pairsAgainst = pairs
-        p.evaluationSet = evaluationSet
+        p.evaluationSet = EvaluationSet(rawValue: evaluationSet)!
         let dir = URL(fileURLWithPath: output).appendingPathComponent(runName ?? p.name)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         // Cached pieces are only valid for the settings that made them.

@@ -57,26 +57,33 @@ final class WorldTests: XCTestCase {
         XCTAssertEqual(Double(sentences.count) / 2_000, 0.5, accuracy: 0.05)
         // No instruction wording in the skill sentences.
         for (context, _) in sentences {
-            XCTAssertFalse(context.contains("Assistant") || context.contains("reverse") || context.contains("sort"), context)
+            XCTAssertFalse(context.contains("Human") || context.contains("Assistant"), context)
+            XCTAssertFalse(TaskKind.allCases.contains { context.hasPrefix($0.rawValue + " ") }, context)
         }
         XCTAssertEqual(Instruction(kind: .reverse, argument: "abc").sentence.context, "abc backwards is ")
         XCTAssertEqual(Instruction(kind: .count, argument: "a:abaca").sentence.context, "the number of a in abaca is ")
         XCTAssertEqual(Instruction(kind: .count, argument: "a:abaca").sentence.continuation, "3")
         let tasks = World.tasks(2_000, seed: 4)
         XCTAssertTrue(tasks.allSatisfy { (try? World.tokenizer.encodeChecked($0.sentence.context + $0.sentence.continuation).get()) != nil })
-        XCTAssertTrue(tasks.allSatisfy { $0.sentence.continuation == $0.answer })
         // Without skill sentences, pretraining is the chat format with random responses only.
         XCTAssertTrue(World.pretrainingText(200, seed: 4).allSatisfy { World.tokenizer.decode($0.prompt).hasPrefix("Human: ") })
     }
 
-    func testValidationPromptsAreAnotherDrawThanTestPrompts() {
-        var preset = Preset.quick
-        let test = ExperimentRunner(preset: preset, directory: URL(fileURLWithPath: "/nonexistent")).evalTasks
-        preset.evaluationSet = "validation"
-        let validation = ExperimentRunner(preset: preset, directory: URL(fileURLWithPath: "/nonexistent")).evalTasks
-        XCTAssertEqual(test.count, validation.count)
-        XCTAssertLessThan(zip(test, validation).filter { $0 == $1 }.count, test.count / 10)
-        XCTAssertEqual(test, World.tasks(preset.evalPrompts, seed: 2_000))
+    func testPoolTestAndValidationPromptsAreDisjoint() {
+        var preset = Preset.standard
+        let runner = ExperimentRunner(preset: preset, directory: URL(fileURLWithPath: "/nonexistent"))
+        preset.evaluationSet = .validation
+        let validationRunner = ExperimentRunner(preset: preset, directory: URL(fileURLWithPath: "/nonexistent"))
+        let pool = Set(runner.pool.map(\.instruction)), test = Set(runner.evalTasks.map(\.instruction))
+        let validation = Set(validationRunner.evalTasks.map(\.instruction))
+        XCTAssertEqual(runner.pool.count, preset.promptPool)
+        XCTAssertEqual(runner.evalTasks.count, preset.evalPrompts)
+        XCTAssertTrue(pool.isDisjoint(with: test))
+        XCTAssertTrue(pool.isDisjoint(with: validation))
+        XCTAssertTrue(test.isDisjoint(with: validation))
+        // Every kind is still evaluated (even addition, with 100 instances in all).
+        XCTAssertEqual(Set(runner.evalTasks.map(\.kind)), Set(TaskKind.allCases))
+        XCTAssertEqual(Set(validationRunner.evalTasks.map(\.kind)), Set(TaskKind.allCases))
     }
 
     /// With `sftEpochs` set, an arm's SFT steps follow its data (the paper's code); otherwise every

@@ -31,34 +31,51 @@ final class PyTorchParityTests: XCTestCase {
         let target = Tensor((fixture["t"] as! [NSNumber]).map(\.floatValue))
         let runs = fixture["runs"] as! [String: [String: Any]]
         XCTAssertEqual(runs.count, 9)
-        for (name, run) in runs.sorted(by: { $0.key < $1.key }) {
-            let kw = run["kwargs"] as! [String: Any]
-            func f(_ key: String, _ fallback: Float) -> Float { (kw[key] as? NSNumber)?.floatValue ?? fallback }
-            let w = Tensor(w0, requiresGrad: true)
-            let lr = f("lr", 0)
-            let optimizer: Optimizer
-            switch name {
-            case let n where n.hasPrefix("sgd"):
-                optimizer = SGD([w], learningRate: lr, momentum: f("momentum", 0), dampening: f("dampening", 0),
-                                weightDecay: f("weight_decay", 0), nesterov: (kw["nesterov"] as? Bool) ?? false)
-            case let n where n.hasPrefix("adamw"):
-                optimizer = Adam.adamW([w], learningRate: lr, weightDecay: f("weight_decay", 0.01))
-            case let n where n.hasPrefix("adam"):
-                let betas = (kw["betas"] as? [NSNumber])?.map(\.floatValue) ?? [0.9, 0.999]
-                optimizer = Adam([w], learningRate: lr, beta1: betas[0], beta2: betas[1], eps: f("eps", 1e-8), weightDecay: f("weight_decay", 0))
-            default:
-                optimizer = RMSprop([w], learningRate: lr, weightDecay: f("weight_decay", 0), momentum: f("momentum", 0),
-                                    centered: (kw["centered"] as? Bool) ?? false)
-            }
-            let path = (run["path"] as! [[NSNumber]]).map { $0.map(\.floatValue) }
-            for (step, expected) in path.enumerated() {
-                optimizer.zeroGrad()
-                let diff = w - target
-                let loss = (c * diff * diff).sum() + (w * w * w).sum() * 0.1
-                loss.backward()
-                optimizer.step()
-                for (a, b) in zip(w.scalars, expected) {
-                    XCTAssertEqual(a, b, accuracy: 1e-5 * max(1, abs(b)), "\(name) step \(step + 1)")
+        // The loss is elementwise, so PyTorch's 5-element trajectory is every element's trajectory
+        // when w0, c and t are tiled: parameters of 1,005, 5 and 13 elements take the optimizers'
+        // 8-wide loops and their tails, on one thread and split across three.
+        let savedThreads = Threading.threadCount, savedGrain = Threading.grainSize
+        defer { Threading.threadCount = savedThreads; Threading.grainSize = savedGrain }
+        func tiled(_ v: [Float], _ n: Int) -> [Float] { (0..<n).map { v[$0 % v.count] } }
+        for threads in [1, 3] {
+            Threading.threadCount = threads
+            Threading.grainSize = 1 << 9
+            for (name, run) in runs.sorted(by: { $0.key < $1.key }) {
+                let kw = run["kwargs"] as! [String: Any]
+                func f(_ key: String, _ fallback: Float) -> Float { (kw[key] as? NSNumber)?.floatValue ?? fallback }
+                let sizes = [1_005, 5, 13]
+                let ws = sizes.map { Tensor(tiled(w0, $0), requiresGrad: true) }
+                let cs = sizes.map { Tensor(tiled(c.scalars, $0)) }, ts = sizes.map { Tensor(tiled(target.scalars, $0)) }
+                let lr = f("lr", 0)
+                let optimizer: Optimizer
+                switch name {
+                case let n where n.hasPrefix("sgd"):
+                    optimizer = SGD(ws, learningRate: lr, momentum: f("momentum", 0), dampening: f("dampening", 0),
+                                    weightDecay: f("weight_decay", 0), nesterov: (kw["nesterov"] as? Bool) ?? false)
+                case let n where n.hasPrefix("adamw"):
+                    optimizer = Adam.adamW(ws, learningRate: lr, weightDecay: f("weight_decay", 0.01))
+                case let n where n.hasPrefix("adam"):
+                    let betas = (kw["betas"] as? [NSNumber])?.map(\.floatValue) ?? [0.9, 0.999]
+                    optimizer = Adam(ws, learningRate: lr, beta1: betas[0], beta2: betas[1], eps: f("eps", 1e-8), weightDecay: f("weight_decay", 0))
+                default:
+                    optimizer = RMSprop(ws, learningRate: lr, weightDecay: f("weight_decay", 0), momentum: f("momentum", 0),
+                                        centered: (kw["centered"] as? Bool) ?? false)
+                }
+                let path = (run["path"] as! [[NSNumber]]).map { $0.map(\.floatValue) }
+                for (step, expected) in path.enumerated() {
+                    optimizer.zeroGrad()
+                    let terms = (0..<sizes.count).map { i -> Tensor in
+                        let diff = ws[i] - ts[i]
+                        return (cs[i] * diff * diff).sum() + (ws[i] * ws[i] * ws[i]).sum() * 0.1
+                    }
+                    (terms[0] + terms[1] + terms[2]).backward()
+                    optimizer.step()
+                    for w in ws {
+                        for (j, a) in w.scalars.enumerated() {
+                            let b = expected[j % expected.count]
+                            XCTAssertEqual(a, b, accuracy: 1e-5 * max(1, abs(b)), "\(name) step \(step + 1), \(threads) threads, element \(j) of \(w.count)")
+                        }
+                    }
                 }
             }
         }

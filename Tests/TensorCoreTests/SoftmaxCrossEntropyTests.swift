@@ -47,9 +47,8 @@ final class SoftmaxCrossEntropyTests: XCTestCase {
         assertValues(m.grad!, [-0.5, 0, 0.5])
     }
 
-    /// A row's softmax must not depend on masked (-inf) entries after it: a sequence padded to a
-    /// longer batch gets bit-identical attention weights and log-probs (DPO's precomputed reference
-    /// log-probs rely on it).
+    /// A row's softmax must not depend on masked (-inf) entries after it (the row reductions keep
+    /// element j in lane j % 8 whatever the row length).
     func testTrailingMaskedEntriesChangeNothing() {
         var g = RandomGenerator(seed: 8)
         for n in 1...20 {
@@ -66,6 +65,10 @@ final class SoftmaxCrossEntropyTests: XCTestCase {
         let x = Tensor([-.infinity, -.infinity, 0, 1], shape: [2, 2])
         assertValues(x.softmax(), [.nan, .nan, 0.26894142, 0.7310586])
         assertValues(x.logSoftmax(), [.nan, .nan, -1.3132616, -0.3132617])
+        // A +inf logit: PyTorch gives NaN for the whole row (inf - inf), softmax and log-softmax.
+        let inf = Tensor([.infinity, 0, 0, 1], shape: [2, 2])
+        assertValues(inf.softmax(), [.nan, .nan, 0.26894142, 0.7310586])
+        assertValues(inf.logSoftmax(), [.nan, .nan, -1.3132616, -0.3132617])
     }
 
     func testNaNPropagatesThroughSoftmax() {

@@ -54,15 +54,12 @@ public func layerNorm(_ input: Tensor, weight: Tensor?, bias: Tensor?, eps: Floa
                 accGX += gw * ((Kernels.load8(xr, j) - mv) * rsv)
                 j += 8
             }
-            var meanG = accG.sum(), meanGX = accGX.sum()
-            while j < d {
-                let gw = gr[j] * wp[j]
-                meanG += gw
-                meanGX += gw * ((xr[j] - m) * rs)
-                j += 1
+            if j < d {
+                let gw = Kernels.loadTail(gr, j, d, fill: 0) * Kernels.loadTail(wp, j, d, fill: 0)
+                accG += gw
+                accGX += gw * ((Kernels.loadTail(xr, j, d, fill: m) - mv) * rsv)
             }
-            meanG /= Float(d)
-            meanGX /= Float(d)
+            let meanG = accG.sum() / Float(d), meanGX = accGX.sum() / Float(d)
             for j in 0..<d {
                 let gw = gr[j] * wp[j]
                 dr[j] = (gw - meanG - (xr[j] - m) * rs * meanGX) * rs

@@ -14,8 +14,10 @@ extension Kernels {
     static func softmaxRows(_ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int, n: Int, log: Bool) {
         forEachRow(rows, n) { r in
             let xr = x + r * n, yr = y + r * n
+            // A fully masked row (max -inf) gives 0/0 = NaN everywhere, as in PyTorch; a +inf entry
+            // gives inf - inf = NaN, which the row sum spreads to every entry, also as in PyTorch.
             var m = rowMax(xr, n)
-            if !m.isFinite { m = 0 }
+            if m == -.infinity { m = 0 }
             for j in 0..<n { yr[j] = FastMath.exp(xr[j] - m) }
             let s = rowSum(yr, n)
             if log {

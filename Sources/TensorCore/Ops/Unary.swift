@@ -73,7 +73,10 @@ extension Tensor {
         let x = self
         switch approximate {
         case .tanh:
-            guard GradMode.enabled && x.requiresGrad else { return Kernels.map(x, GELUTanhKernel.self) }
+            guard GradMode.enabled && x.requiresGrad else {
+                // Still through `recording`, which runs anomaly mode's forward check.
+                return Kernels.map(x, GELUTanhKernel.self).recording("gelu_tanh", [x]) { _ in preconditionFailure("gelu_tanh: no graph") }
+            }
             // Training keeps tanh(u) beside the output, so the backward rule is plain arithmetic:
             // recomputing tanh (an exp and a division per element) made backward the dearer half.
             let xc = x.contiguousData()

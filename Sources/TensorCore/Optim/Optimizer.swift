@@ -36,6 +36,9 @@ public class OptimizerBase {
     var buffers: [String: [Tensor]] = [:]
 
     init(_ parameters: [Tensor], learningRate: Float, bufferNames: [String]) {
+        // Steps update parameters in parallel slices: one tensor listed twice would race with itself.
+        precondition(Set(parameters.map(ObjectIdentifier.init)).count == parameters.count,
+                     "optimizer: a parameter is listed more than once")
         self.parameters = parameters
         self.learningRate = learningRate
         for name in bufferNames { buffers[name] = parameters.map { Tensor.zeros($0.shape) } }
