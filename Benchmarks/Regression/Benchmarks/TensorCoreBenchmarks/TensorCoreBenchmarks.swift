@@ -74,19 +74,23 @@ let benchmarks: @Sendable () -> Void = {
 
     let metrics: [BenchmarkMetric] = [.wallClock, .throughput, .mallocCountTotal, .peakMemoryResident]
     // `baseline check` tolerances: time is noisy on a shared 2-core machine (runs differ by up to
-    // ~20%), so only a p50 move beyond 25% counts; allocation counts and peak memory are steady
-    // and keep the library's default of 5% on p25/p50/p75.
+    // ~20%), so only a p50 move beyond 25% counts; the training step's and generation's allocation
+    // counts and peak memory are steady and keep the library's default of 5% on p25/p50/p75.
     let thresholds: [BenchmarkMetric: BenchmarkThresholds] = [
         .wallClock: .init(relative: BenchmarkThresholds.Relative.relaxed),
         .throughput: .init(relative: BenchmarkThresholds.Relative.relaxed),
         .mallocCountTotal: .init(relative: BenchmarkThresholds.Relative.default),
         .peakMemoryResident: .init(relative: BenchmarkThresholds.Relative.default),
     ]
+    // A matmul makes about 22-30 allocations and the count moves by a few between iterations (the
+    // GEMM split's dispatch), which is over 5%: an absolute tolerance of 8 instead.
+    var matmulThresholds = thresholds
+    matmulThresholds[.mallocCountTotal] = .init(absolute: [.p25: 8, .p50: 8, .p75: 8])
 
     // (1) One 512x512 · 512x512 matrix product (268 MFLOP), no autograd.
     Benchmark(
         "matmul 512x512",
-        configuration: .init(metrics: metrics, warmupIterations: 3, maxDuration: .seconds(2), maxIterations: 200, thresholds: thresholds)
+        configuration: .init(metrics: metrics, warmupIterations: 3, maxDuration: .seconds(2), maxIterations: 200, thresholds: matmulThresholds)
     ) { (benchmark: Benchmark, operands: (Tensor, Tensor)) in
         for _ in benchmark.scaledIterations {
             blackHole(operands.0.matmul(operands.1))
