@@ -4,7 +4,7 @@ import TensorCore
 
 public enum EvaluationSet: String, Codable, CaseIterable, Sendable { case test, validation }
 
-/// A base-model family: size and amount of task-free pretraining.
+/// A base-model family: size, amount of pretraining and how much of its text shows the skills.
 public struct Family: Codable, Equatable, Sendable {
     public var name: String
     public var dModel: Int
