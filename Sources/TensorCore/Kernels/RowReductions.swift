@@ -5,8 +5,7 @@
 // independent partial results in a SIMD8 register and combine them at the end; the order of the
 // additions differs from a serial sum only in the last bits. Element j always lands in lane j % 8,
 // the tail included (a partial vector padded with the neutral value), so trailing zeros, such as
-// masked attention scores of a longer padded batch, never change a result: a sequence's values do
-// not depend on what it was batched with.
+// masked attention scores of a longer padded batch, never change a reduction.
 
 extension Kernels {
     @inline(__always)
@@ -25,6 +24,12 @@ extension Kernels {
         var v = SIMD8<Float>(repeating: fill)
         for l in 0..<(n - j) { v[l] = p[j + l] }
         return v
+    }
+
+    /// Writes lanes 0..<(n - j) of `v` to p[j..<n] (fewer than 8 values).
+    @inline(__always)
+    static func storeTail(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>, _ j: Int, _ n: Int) {
+        for l in 0..<(n - j) { p[j + l] = v[l] }
     }
 
     /// p[0] + ... + p[n-1].

@@ -84,9 +84,7 @@ extension Tensor {
             let xp = xc.pointer, yp = y.pointer, tp = tanhU.pointer
             Threading.parallelFor(x.count, costPerItem: 4) { r in
                 for i in r {
-                    let v = xp[i], t = FastMath.tanh(Tensor.geluC * (v + 0.044715 * v * v * v))
-                    tp[i] = t
-                    yp[i] = 0.5 * v * (1 + t)
+                    (yp[i], tp[i]) = Tensor.geluTanhWithTanh(xp[i])
                 }
             }
             return y.recording("gelu_tanh", [x]) { g in
@@ -117,8 +115,12 @@ extension Tensor {
 
     static var geluC: Float { 0.797_884_56 }  // sqrt(2 / pi)
 
-    @inline(__always) static func geluTanh(_ x: Float) -> Float {
-        0.5 * x * (1 + FastMath.tanh(geluC * (x + 0.044715 * x * x * x)))
+    @inline(__always) static func geluTanh(_ x: Float) -> Float { geluTanhWithTanh(x).value }
+
+    /// GELU (tanh form) and the tanh(u) it is built from, which its derivative reuses.
+    @inline(__always) static func geluTanhWithTanh(_ x: Float) -> (value: Float, tanh: Float) {
+        let t = FastMath.tanh(geluC * (x + 0.044715 * x * x * x))
+        return (0.5 * x * (1 + t), t)
     }
 
 }

@@ -65,19 +65,10 @@ public class OptimizerBase {
         stepCount = Int(step.item)
     }
 
-    /// Calls `body(param, grad, i)` with raw pointers for every parameter that has a gradient.
-    @inline(__always)
-    func forEachParameter(_ body: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, Int, Int) -> Void) {
-        for (i, p) in parameters.enumerated() {
-            guard let g = p.grad else { continue }
-            precondition(p.isContiguous && g.isContiguous, "optimizer: parameter \(i) of shape \(p.shape) must be contiguous")
-            body(p.pointer, g.pointer, p.count, i)
-        }
-    }
-
-    /// Like `forEachParameter`, but as one parallel loop over all parameters' elements taken end to
-    /// end: each thread gets an equal contiguous share, so small tensors cost no fan-out of their
-    /// own. `body(param, grad, i, range)` sees the part of parameter i in its share.
+    /// Calls `body(param, grad, i, range)` with raw pointers for every parameter that has a
+    /// gradient, as one parallel loop over all parameters' elements taken end to end: each thread
+    /// gets an equal contiguous share, so small tensors cost no fan-out of their own, and `range`
+    /// is the part of parameter i in the calling thread's share.
     @inline(__always)
     func forEachParameterSlice(_ body: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, Int, Range<Int>) -> Void) {
         var total = 0
@@ -117,9 +108,9 @@ public final class SGD: OptimizerBase, Optimizer {
     public func step() {
         let lr = learningRate, mu = momentum, damp = dampening, wd = weightDecay, first = stepCount == 0
         let bufs = buffers["momentum_buffer"]
-        forEachParameter { p, g, n, i in
+        forEachParameterSlice { p, g, i, range in
             let buf = bufs?[i].pointer
-            for j in 0..<n {
+            for j in range {
                 var d = g[j] + wd * p[j]
                 if let buf {
                     buf[j] = first ? d : mu * buf[j] + (1 - damp) * d
@@ -164,29 +155,27 @@ public final class Adam: OptimizerBase, Optimizer {
         let bc2Sqrt = (1 - Foundation.pow(b2, t)).squareRoot()
         let m = buffers["exp_avg"]!, v = buffers["exp_avg_sq"]!
         // Eight lanes at a time, explicitly: the compiler would not vectorise this loop itself
-        // (four pointers it cannot prove distinct). Per element the arithmetic is the scalar tail's.
+        // (four pointers it cannot prove distinct). The tail is a partial vector: zero lanes stay
+        // finite (0 / eps) and are not stored.
         let decay: Float = decoupled ? 1 - lr * wd : 1, coupledDecay: Float = decoupled ? 0 : wd
         forEachParameterSlice { p, g, i, range in
-            let mp = m[i].pointer, vp = v[i].pointer
-            var j = range.lowerBound
-            while j + 8 <= range.upperBound {
-                var grad = Kernels.load8(g, j), param = Kernels.load8(p, j)
+            let mp = m[i].pointer, vp = v[i].pointer, end = range.upperBound
+            for j in stride(from: range.lowerBound, to: end, by: 8) {
+                let full = j + 8 <= end
+                func load(_ x: UnsafeMutablePointer<Float>) -> SIMD8<Float> {
+                    full ? Kernels.load8(x, j) : Kernels.loadTail(x, j, end, fill: 0)
+                }
+                func store(_ value: SIMD8<Float>, _ x: UnsafeMutablePointer<Float>) {
+                    if full { Kernels.store8(value, x, j) } else { Kernels.storeTail(value, x, j, end) }
+                }
+                var grad = load(g), param = load(p)
                 if decoupled { param *= decay } else { grad += coupledDecay * param }
-                let mj = b1 * Kernels.load8(mp, j) + (1 - b1) * grad
-                let vj = b2 * Kernels.load8(vp, j) + (1 - b2) * grad * grad
+                let mj = b1 * load(mp) + (1 - b1) * grad
+                let vj = b2 * load(vp) + (1 - b2) * grad * grad
                 param -= stepSize * mj / (vj.squareRoot() / bc2Sqrt + e)
-                Kernels.store8(mj, mp, j)
-                Kernels.store8(vj, vp, j)
-                Kernels.store8(param, p, j)
-                j += 8
-            }
-            while j < range.upperBound {
-                var grad = g[j]
-                if decoupled { p[j] *= decay } else { grad += coupledDecay * p[j] }
-                mp[j] = b1 * mp[j] + (1 - b1) * grad
-                vp[j] = b2 * vp[j] + (1 - b2) * grad * grad
-                p[j] -= stepSize * mp[j] / (vp[j].squareRoot() / bc2Sqrt + e)
-                j += 1
+                store(mj, mp)
+                store(vj, vp)
+                store(param, p)
             }
         }
     }
