@@ -3,19 +3,23 @@
 /// A closure handed through `concurrentPerform` stays an indirect call per element, which blocks
 /// vectorisation. A generic function over one of these protocols is specialised per kernel type
 /// instead, so the hot loops (GELU, residual adds, gradient sums) inline their arithmetic.
-protocol UnaryKernel { static func apply(_ x: Float) -> Float }
+protocol UnaryKernel { static func apply(_ x: SIMD8<Float>) -> SIMD8<Float> }
 protocol BinaryKernel { static func apply(_ a: Float, _ b: Float) -> Float }
 
+enum GELUTanhKernel: UnaryKernel {
+    @inline(__always) static func apply(_ x: SIMD8<Float>) -> SIMD8<Float> { Tensor.geluTanh(x) }
+}
 enum AddKernel: BinaryKernel { @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { a + b } }
-enum GELUTanhKernel: UnaryKernel { @inline(__always) static func apply(_ x: Float) -> Float { Tensor.geluTanh(x) } }
 
 extension Kernels {
     static func map<K: UnaryKernel>(_ x: Tensor, _: K.Type) -> Tensor {
-        guard x.isContiguous else { return map(x) { K.apply($0) } }
+        let xc = x.contiguousData()
         let out = Tensor(uninitializedShape: x.shape)
-        let xp = x.pointer, op = out.pointer
-        Threading.parallelFor(x.count, costPerItem: 4) { r in
-            for i in r { op[i] = K.apply(xp[i]) }
+        let xp = xc.pointer, op = out.pointer
+        withExtendedLifetime(xc) {
+            Threading.parallelFor(x.count, costPerItem: 4) { r in
+                map8(xp + r.lowerBound, op + r.lowerBound, r.count) { K.apply($0) }
+            }
         }
         return out
     }

@@ -83,8 +83,17 @@ extension Tensor {
             let y = Tensor(uninitializedShape: x.shape), tanhU = Tensor(uninitializedShape: x.shape)
             let xp = xc.pointer, yp = y.pointer, tp = tanhU.pointer
             Threading.parallelFor(x.count, costPerItem: 4) { r in
-                for i in r {
-                    (yp[i], tp[i]) = Tensor.geluTanhWithTanh(xp[i])
+                var i = r.lowerBound
+                while i + 8 <= r.upperBound {
+                    let (value, tanh) = Tensor.geluTanhWithTanh(Kernels.load8(xp, i))
+                    Kernels.store8(value, yp, i)
+                    Kernels.store8(tanh, tp, i)
+                    i += 8
+                }
+                if i < r.upperBound {
+                    let (value, tanh) = Tensor.geluTanhWithTanh(Kernels.loadTail(xp, i, r.upperBound, fill: 0))
+                    Kernels.storeTail(value, yp, i, r.upperBound)
+                    Kernels.storeTail(tanh, tp, i, r.upperBound)
                 }
             }
             return y.recording("gelu_tanh", [x]) { g in
@@ -115,10 +124,10 @@ extension Tensor {
 
     static var geluC: Float { 0.797_884_56 }  // sqrt(2 / pi)
 
-    @inline(__always) static func geluTanh(_ x: Float) -> Float { geluTanhWithTanh(x).value }
+    @inline(__always) static func geluTanh(_ x: FastMath.Vector) -> FastMath.Vector { geluTanhWithTanh(x).value }
 
     /// GELU (tanh form) and the tanh(u) it is built from, which its derivative reuses.
-    @inline(__always) static func geluTanhWithTanh(_ x: Float) -> (value: Float, tanh: Float) {
+    @inline(__always) static func geluTanhWithTanh(_ x: FastMath.Vector) -> (value: FastMath.Vector, tanh: FastMath.Vector) {
         let t = FastMath.tanh(geluC * (x + 0.044715 * x * x * x))
         return (0.5 * x * (1 + t), t)
     }
