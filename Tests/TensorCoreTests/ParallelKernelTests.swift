@@ -54,6 +54,7 @@ final class ParallelKernelTests: XCTestCase {
     func testReductions() {
         let x = distinctLeaf([6, 11, 7], seed: 3)
         assertSameSerialAndParallel([x]) { x.sum(axes: [0, 2]) }
+        assertSameSerialAndParallel([x]) { x.sum(axes: [0, 1]) }  // leading axes: column blocks
         assertSameSerialAndParallel([x]) { x.max(axis: 1) * x.min(axis: 1) }
         assertSameSerialAndParallel([x]) { x.transposed().logSumExp(axis: 0) }
         assertSameSerialAndParallel([x]) { x.mean(axis: -1, keepDims: true) * x }
@@ -65,6 +66,8 @@ final class ParallelKernelTests: XCTestCase {
         assertSameSerialAndParallel([x]) { x.softmax() }
         assertSameSerialAndParallel([x]) { x.logSoftmax(axis: 0) }
         assertSameSerialAndParallel([x, w, bias]) { layerNorm(x, weight: w, bias: bias) }
+        let lw = randomLeaf([5, 17], seed: 8), lb = randomLeaf([5], seed: 9)
+        assertSameSerialAndParallel([x, lw, lb]) { linear(x, weight: lw, bias: lb) }
         assertSameSerialAndParallel([x]) { crossEntropy(logits: x, targets: (0..<13).map { $0 % 3 == 0 ? -100 : $0 }, reduction: .none) }
         assertSameSerialAndParallel([x]) { crossEntropy(logits: x, targets: (0..<13).map { $0 }) }
         assertSameSerialAndParallel([x]) { x.reshaped([13, 1, 17]).expanded(to: [13, 5, 17]).causalMasked(fill: -5) }
