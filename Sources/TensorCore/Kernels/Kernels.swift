@@ -118,22 +118,9 @@ enum Kernels {
         var outShape = x.shape
         for a in axes { outShape[a] = 1 }
         let out = Tensor.zeros(outShape)
-        let xp = x.pointer, op = out.pointer
-        // Leading axes of a contiguous tensor (bias and layer-norm gradients): column sums, with
-        // the columns split over threads so that each is still summed in row order.
-        let leading = axes.count
-        if x.isContiguous && leading < x.rank && axes == Set(0..<leading) {
-            let cols = x.shape[leading...].reduce(1, *), rows = x.count / Swift.max(cols, 1)
-            columnBlocks(rows: rows, cols: cols) { cr in
-                for r in 0..<rows {
-                    let a = xp + r * cols
-                    for j in cr { op[j] += a[j] }
-                }
-            }
-            return out
-        }
         var os = out.strides
         for a in axes { os[a] = 0 }
+        let xp = x.pointer, op = out.pointer
         StridedLoop.forEachRun(x.shape, [x.strides, os], parallel: false) { off, n, st in
             let a = xp + off[0], o = op + off[1]
             let sa = st[0]
@@ -149,13 +136,6 @@ enum Kernels {
             }
         }
         return out
-    }
-
-    /// Runs `body` on blocks of the columns of a [rows, cols] reduction over rows, in parallel.
-    /// One thread owns each column, so a column's sum has the same order whatever the thread count.
-    @inline(__always)
-    static func columnBlocks(rows: Int, cols: Int, _ body: (Range<Int>) -> Void) {
-        Threading.parallelFor(cols, costPerItem: rows) { body($0) }
     }
 
     /// Sums a broadcast result back to `shape` (the backward of broadcasting).

@@ -69,12 +69,10 @@ public func layerNorm(_ input: Tensor, weight: Tensor?, bias: Tensor?, eps: Floa
         if hasWeight {
             let dw = Tensor.zeros([d])
             let dwp = dw.pointer
-            Kernels.columnBlocks(rows: rows, cols: d) { cr in
-                for r in 0..<rows {
-                    let xr = xp + r * d, gr = gp + r * d
-                    let m = mp[r], rs = rp[r]
-                    for j in cr { dwp[j] += gr[j] * (xr[j] - m) * rs }
-                }
+            for r in 0..<rows {
+                let xr = xp + r * d, gr = gp + r * d
+                let m = mp[r], rs = rp[r]
+                for j in 0..<d { dwp[j] += gr[j] * (xr[j] - m) * rs }
             }
             grads.append(dw)
         }
