@@ -46,6 +46,37 @@ final class ThreadingTests: XCTestCase {
         }
     }
 
+    /// Workers sleep once they have been idle a while; a region after that must still wake them.
+    func testParallelForAfterWorkersSleep() {
+        Threading.threadCount = 3
+        for pause in [0, 20_000, 0, 50_000] {
+            usleep(UInt32(pause))
+            let (hits, chunks) = visit(9_000, cost: Threading.grainSize)
+            XCTAssertTrue(hits.allSatisfy { $0 == 1 }, "after a \(pause) µs pause")
+            XCTAssertEqual(chunks.count, 3)
+        }
+    }
+
+    /// Regions started from several threads at once: one runs on the workers, the others on their
+    /// callers, and every index is still visited exactly once.
+    func testParallelForFromConcurrentCallers() {
+        Threading.threadCount = 2
+        let lock = NSLock()
+        var failures = 0
+        DispatchQueue.concurrentPerform(iterations: 4) { caller in
+            for round in 0..<200 {
+                let count = 1_000 + 37 * caller + round
+                var hits = [Int](repeating: 0, count: count)
+                hits.withUnsafeMutableBufferPointer { h in
+                    let base = h.baseAddress!
+                    Threading.parallelFor(count, costPerItem: Threading.grainSize) { r in for i in r { base[i] += 1 } }
+                }
+                if !hits.allSatisfy({ $0 == 1 }) { lock.lock(); failures += 1; lock.unlock() }
+            }
+        }
+        XCTAssertEqual(failures, 0)
+    }
+
     func testParallelForSplitsOnlyAboveGrain() {
         Threading.threadCount = 2
         Threading.grainSize = 1_000

@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 import CBLASShim
 
@@ -34,8 +33,8 @@ public enum Threading {
     /// Products below this many FLOPs run as one GEMM call.
     nonisolated(unsafe) public static var splitGEMMMinFlops = 1 << 20
 
-    /// True while `parallelFor` fans out, so nested work stays on its thread.
-    @usableFromInline nonisolated(unsafe) static var inParallelRegion = false
+    /// True while a `parallelFor` region runs (on any thread): nested work stays on its thread.
+    static var inParallelRegion: Bool { WorkerPool.shared.isBusy }
 
     /// Elements below which a loop stays on the calling thread.
     nonisolated(unsafe) public static var grainSize = 1 << 15
@@ -61,14 +60,15 @@ public enum Threading {
             if count > 0 { body(0..<count) }
             return
         }
-        let nested = inParallelRegion
-        inParallelRegion = true
-        defer { inParallelRegion = nested }
-        withoutActuallyEscaping(body) { body in
-            DispatchQueue.concurrentPerform(iterations: chunks) { c in
-                let lo = count * c / chunks, hi = count * (c + 1) / chunks
-                if lo < hi { body(lo..<hi) }
-            }
+        runChunks(count, chunks, body)
+    }
+
+    @usableFromInline
+    static func runChunks(_ count: Int, _ chunks: Int, _ body: (Range<Int>) -> Void) {
+        let ran = WorkerPool.shared.run(chunks: chunks) { c in
+            let lo = count * c / chunks, hi = count * (c + 1) / chunks
+            if lo < hi { body(lo..<hi) }
         }
+        if !ran { body(0..<count) }  // another thread's region is running: stay on this one
     }
 }
