@@ -21,12 +21,7 @@ public func layerNorm(_ input: Tensor, weight: Tensor?, bias: Tensor?, eps: Floa
         let rs = 1 / (Kernels.rowSumSquaredDeviations(xr, d, from: m) / Float(d) + eps).squareRoot()
         mp[r] = m
         rp[r] = rs
-        for j in 0..<d {
-            var y = (xr[j] - m) * rs
-            if let wp { y *= wp[j] }
-            if let bp { y += bp[j] }
-            orow[j] = y
-        }
+        normalizeRow(xr, orow, d, mean: m, rstd: rs, weight: wp, bias: bp)
     } }
     var inputs = [input]
     if let weight { inputs.append(weight) }
@@ -78,6 +73,29 @@ public func layerNorm(_ input: Tensor, weight: Tensor?, bias: Tensor?, eps: Floa
         }
         if hasBias { grads.append(Kernels.sum(gc.reshaped([rows, d]), axes: [0]).reshaped([d])) }
         return grads
+    }
+}
+
+/// out = (x - mean) · rstd [· weight] [+ bias] over one row, eight lanes at a time. The optional
+/// affine parameters are resolved outside the loop, which a per-element `if let` kept scalar.
+@inline(__always)
+private func normalizeRow(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ d: Int, mean: Float, rstd: Float,
+                          weight: UnsafeMutablePointer<Float>?, bias: UnsafeMutablePointer<Float>?) {
+    let m = SIMD8<Float>(repeating: mean), rs = SIMD8<Float>(repeating: rstd)
+    func each(_ f: (SIMD8<Float>, Int, Int) -> SIMD8<Float>) {
+        var j = 0
+        while j + 8 <= d { Kernels.store8(f((Kernels.load8(x, j) - m) * rs, j, d), out, j); j += 8 }
+        if j < d { Kernels.storeTail(f((Kernels.loadTail(x, j, d, fill: 0) - m) * rs, j, d), out, j, d) }
+    }
+    // Rows of `weight`/`bias` are read with the same full-or-tail loads as x.
+    func load(_ p: UnsafeMutablePointer<Float>, _ j: Int, _ n: Int) -> SIMD8<Float> {
+        j + 8 <= n ? Kernels.load8(p, j) : Kernels.loadTail(p, j, n, fill: 0)
+    }
+    switch (weight, bias) {
+    case let (w?, b?): each { y, j, n in y * load(w, j, n) + load(b, j, n) }
+    case let (w?, nil): each { y, j, n in y * load(w, j, n) }
+    case let (nil, b?): each { y, j, n in y + load(b, j, n) }
+    case (nil, nil): each { y, _, _ in y }
     }
 }
 
