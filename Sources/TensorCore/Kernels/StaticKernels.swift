@@ -1,6 +1,6 @@
 /// Elementwise kernels specialised by type rather than by closure value.
 ///
-/// A closure handed through `concurrentPerform` stays an indirect call per element, which blocks
+/// A closure handed to the worker threads stays an indirect call per element, which blocks
 /// vectorisation. A generic function over one of these protocols is specialised per kernel type
 /// instead, so the hot loops (GELU, residual adds, gradient sums) inline their arithmetic.
 protocol UnaryKernel { static func apply(_ x: SIMD8<Float>) -> SIMD8<Float> }
