@@ -63,6 +63,16 @@ public enum FastMath {
 }
 
 extension Kernels {
+    /// dst[j] = exp(src[j] - shift) for j in 0..<n (softmax rows). A plain loop rather than `map8`
+    /// with a closure: through the closure the attention kernel called exp out of line.
+    @inline(__always)
+    static func expRow(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ n: Int, minus shift: Float) {
+        let s = SIMD8<Float>(repeating: shift)
+        var j = 0
+        while j + 8 <= n { store8(FastMath.exp(load8(src, j) - s), dst, j); j += 8 }
+        if j < n { storeTail(FastMath.exp(loadTail(src, j, n, fill: 0) - s), dst, j, n) }
+    }
+
     /// dst[j] = f(src[j]) for j in 0..<n, eight at a time; the tail is one padded partial vector.
     /// `src` and `dst` may be the same row.
     @inline(__always)

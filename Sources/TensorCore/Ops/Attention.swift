@@ -88,8 +88,7 @@ struct AttentionKernel {
                 let row = a + i * tk
                 let visible = causal ? min(i + shift + 1, tk) : tk
                 let m = Kernels.rowMax(row, visible)
-                let mv = SIMD8<Float>(repeating: m)
-                Kernels.map8(row, row, visible) { FastMath.exp($0 - mv) }
+                Kernels.expRow(row, row, visible, minus: m)
                 let inv = 1 / Kernels.rowSum(row, visible)
                 for j in 0..<visible { row[j] *= inv }
                 for j in visible..<tk { row[j] = 0 }

@@ -18,8 +18,7 @@ extension Kernels {
             // gives inf - inf = NaN, which the row sum spreads to every entry, also as in PyTorch.
             var m = rowMax(xr, n)
             if m == -.infinity { m = 0 }
-            let mv = SIMD8<Float>(repeating: m)
-            map8(xr, yr, n) { FastMath.exp($0 - mv) }
+            expRow(xr, yr, n, minus: m)
             let s = rowSum(yr, n)
             if log {
                 // (x - m) - log(s), as PyTorch: forming log(s) + m first rounds it to the ulp of m
@@ -102,7 +101,7 @@ public func crossEntropy(logits: Tensor, targets: [Int], ignoreIndex: Int = -100
     }
     // Turn log-probs into probs in place; backward needs softmax, not its log.
     let pp = probs.pointer
-    Kernels.forEachRow(rows, c) { r in Kernels.map8(pp + r * c, pp + r * c, c) { FastMath.exp($0) } }
+    Kernels.forEachRow(rows, c) { r in Kernels.expRow(pp + r * c, pp + r * c, c, minus: 0) }
 
     let leading = Array(logits.shape.dropLast())
     let value: Tensor
