@@ -49,9 +49,8 @@ final class WorkerPool: @unchecked Sendable {
                 jobBody.store(UInt(bitPattern: jobPointer), ordering: .relaxed)
                 unfinished.store(chunks - 1, ordering: .relaxed)
                 generation.add(1, ordering: .sequentiallyConsistent)
-                if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
-                    for _ in 0..<workerCount { wakeUp.signal() }
-                }
+                let asleep = sleepers.load(ordering: .sequentiallyConsistent)
+                for _ in 0..<min(asleep, workerCount) { wakeUp.signal() }
                 jobPointer.pointee(0)
                 var polls = 0
                 while unfinished.load(ordering: .acquiring) > 0 { polls = WorkerPool.pause(polls) }
