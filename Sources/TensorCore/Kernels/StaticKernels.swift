@@ -9,6 +9,10 @@ protocol BinaryKernel { static func apply(_ a: Float, _ b: Float) -> Float }
 enum GELUTanhKernel: UnaryKernel {
     @inline(__always) static func apply(_ x: SIMD8<Float>) -> SIMD8<Float> { Tensor.geluTanh(x) }
 }
+enum ExpKernel: UnaryKernel { @inline(__always) static func apply(_ x: SIMD8<Float>) -> SIMD8<Float> { FastMath.exp(x) } }
+enum TanhKernel: UnaryKernel { @inline(__always) static func apply(_ x: SIMD8<Float>) -> SIMD8<Float> { FastMath.tanh(x) } }
+enum SigmoidKernel: UnaryKernel { @inline(__always) static func apply(_ x: SIMD8<Float>) -> SIMD8<Float> { FastMath.sigmoid(x) } }
+enum SiLUKernel: UnaryKernel { @inline(__always) static func apply(_ x: SIMD8<Float>) -> SIMD8<Float> { x * FastMath.sigmoid(x) } }
 enum AddKernel: BinaryKernel { @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { a + b } }
 
 extension Kernels {

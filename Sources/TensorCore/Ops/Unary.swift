@@ -4,7 +4,7 @@ import Foundation
 
 extension Tensor {
     public func exp() -> Tensor {
-        let y = Kernels.map(self) { FastMath.exp($0) }
+        let y = Kernels.map(self, ExpKernel.self)
         return y.recording("exp", [self]) { g in [Kernels.zip(g, y, op: "exp") { $0 * $1 }] }
     }
 
@@ -19,12 +19,12 @@ extension Tensor {
     }
 
     public func tanh() -> Tensor {
-        let y = Kernels.map(self) { FastMath.tanh($0) }
+        let y = Kernels.map(self, TanhKernel.self)
         return y.recording("tanh", [self]) { g in [Kernels.zip(g, y, op: "tanh") { $0 * (1 - $1 * $1) }] }
     }
 
     public func sigmoid() -> Tensor {
-        let y = Kernels.map(self) { Tensor.sigmoid($0) }
+        let y = Kernels.map(self, SigmoidKernel.self)
         return y.recording("sigmoid", [self]) { g in [Kernels.zip(g, y, op: "sigmoid") { $0 * $1 * (1 - $1) }] }
     }
 
@@ -58,7 +58,7 @@ extension Tensor {
     /// x * sigmoid(x).
     public func silu() -> Tensor {
         let x = self
-        return Kernels.map(x) { $0 * Tensor.sigmoid($0) }.recording("silu", [x]) { g in
+        return Kernels.map(x, SiLUKernel.self).recording("silu", [x]) { g in
             [Kernels.zip(g, x, op: "silu") { g, x in
                 let s = Tensor.sigmoid(x)
                 return g * s * (1 + x * (1 - s))
