@@ -20,8 +20,7 @@ final class WorkerPool: @unchecked Sendable {
     private let sleepers = Atomic<Int>(0)
     private let busy = Atomic<Bool>(false)     // one region at a time
     private let wakeUp = DispatchSemaphore(value: 0)
-    private let spawnLock = NSLock()
-    private var workerCount = 0
+    private var workerCount = 0                // only the caller holding `busy` changes it
 
     private let spinLimit = 50_000
 
@@ -60,9 +59,6 @@ final class WorkerPool: @unchecked Sendable {
     }
 
     private func ensureWorkers(_ n: Int) {
-        if workerCount >= n { return }
-        spawnLock.lock()
-        defer { spawnLock.unlock() }
         while workerCount < n {
             workerCount += 1
             let id = workerCount, seen = generation.load(ordering: .acquiring)
