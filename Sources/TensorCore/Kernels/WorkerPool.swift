@@ -8,19 +8,27 @@ import Synchronization
 /// each one paid a futex wake-up of the worker and another for the join. Spinning workers pick
 /// the next region up at once; they sleep after `spinLimit` idle polls (a fraction of a
 /// millisecond), so a process that stops computing stops burning CPU.
+///
+/// Each worker has a slot of its own. A region is handed to exactly the workers it needs, by one
+/// store of the closure's address into each of their slots, so a worker never sees a region that
+/// is not its own, never runs a chunk twice, and a worker the region does not need stays
+/// untouched. A worker clears its slot before it reports its chunk done; the caller returns only
+/// after every report, so the next region's store always follows the clear.
 final class WorkerPool: @unchecked Sendable {
     static let shared = WorkerPool()
 
-    /// Bumped once per region. The job fields below are written before the bump and validated by
-    /// re-reading it (a sequence lock), so a worker never mixes two regions' fields.
-    private let generation = Atomic<Int>(0)
-    private let jobChunks = Atomic<Int>(0)
-    private let jobBody = Atomic<UInt>(0)      // address of the caller's `(Int) -> Void`
-    private let unfinished = Atomic<Int>(0)    // worker chunks not yet run to completion
-    private let sleepers = Atomic<Int>(0)
+    /// What one worker thread shares with callers.
+    private final class Slot: @unchecked Sendable {
+        /// Address of the region's `(Int) -> Void` while this worker owes it a chunk, else 0.
+        let job = Atomic<UInt>(0)
+        /// Set by the worker before it sleeps; whoever clears it owes the worker one signal.
+        let asleep = Atomic<Bool>(false)
+        let wakeUp = DispatchSemaphore(value: 0)
+    }
+
+    private let unfinished = Atomic<Int>(0)    // worker chunks of the current region not yet done
     private let busy = Atomic<Bool>(false)     // one region at a time
-    private let wakeUp = DispatchSemaphore(value: 0)
-    private var workerCount = 0                // only the caller holding `busy` changes it
+    private var slots: [Slot] = []             // worker k's is slots[k - 1]; only the caller holding `busy` touches it
 
     private let spinLimit = 50_000
 
@@ -44,12 +52,9 @@ final class WorkerPool: @unchecked Sendable {
         withoutActuallyEscaping(body) { escapable in
             var job = escapable
             withUnsafeMutablePointer(to: &job) { jobPointer in
-                jobChunks.store(chunks, ordering: .relaxed)
-                jobBody.store(UInt(bitPattern: jobPointer), ordering: .relaxed)
+                let address = UInt(bitPattern: jobPointer)
                 unfinished.store(chunks - 1, ordering: .relaxed)
-                generation.add(1, ordering: .sequentiallyConsistent)
-                let asleep = sleepers.load(ordering: .sequentiallyConsistent)
-                for _ in 0..<min(asleep, workerCount) { wakeUp.signal() }
+                for slot in slots.prefix(chunks - 1) { hand(address, to: slot) }
                 jobPointer.pointee(0)
                 var polls = 0
                 while unfinished.load(ordering: .acquiring) > 0 { polls = WorkerPool.pause(polls) }
@@ -58,43 +63,53 @@ final class WorkerPool: @unchecked Sendable {
         return true
     }
 
+    /// Publishes the region to one worker and wakes it if it sleeps. Sequentially consistent with
+    /// the worker's `asleep` store and re-check of `job`: either the worker sees the job before it
+    /// waits, or this sees it asleep and signals.
+    private func hand(_ address: UInt, to slot: Slot) {
+        slot.job.store(address, ordering: .sequentiallyConsistent)
+        if slot.asleep.exchange(false, ordering: .sequentiallyConsistent) { slot.wakeUp.signal() }
+    }
+
     private func ensureWorkers(_ n: Int) {
-        while workerCount < n {
-            workerCount += 1
-            let id = workerCount, seen = generation.load(ordering: .acquiring)
-            let thread = Thread { [unowned self] in self.workerLoop(id: id, seen: seen) }
+        while slots.count < n {
+            let slot = Slot()
+            slots.append(slot)
+            let id = slots.count
+            let thread = Thread { [unowned self] in self.workerLoop(id: id, slot: slot) }
             thread.name = "TensorCore worker \(id)"
             thread.start()
         }
     }
 
-    private func workerLoop(id: Int, seen start: Int) -> Never {
-        var seen = start
+    private func workerLoop(id: Int, slot: Slot) -> Never {
         while true {
             var polls = 0
-            var current = generation.load(ordering: .acquiring)
-            while current == seen && polls < spinLimit {
+            var address = slot.job.load(ordering: .acquiring)
+            while address == 0 && polls < spinLimit {
                 polls = WorkerPool.pause(polls)
-                current = generation.load(ordering: .acquiring)
+                address = slot.job.load(ordering: .acquiring)
             }
-            if current == seen {
-                // Idle: sleep until a caller publishes a region. Registering before the re-check
-                // means a region published in between is never missed; a stale signal only costs
-                // one more round of spinning.
-                sleepers.add(1, ordering: .sequentiallyConsistent)
-                if generation.load(ordering: .sequentiallyConsistent) == seen { wakeUp.wait() }
-                sleepers.subtract(1, ordering: .sequentiallyConsistent)
+            if address == 0 {
+                sleep(on: slot)
                 continue
             }
-            let chunks = jobChunks.load(ordering: .acquiring), body = jobBody.load(ordering: .acquiring)
-            // A newer region was published while the fields were read: take that one instead.
-            if generation.load(ordering: .acquiring) != current { continue }
-            seen = current
             // The caller waits for this chunk, so its closure stays alive until the decrement.
-            if id < chunks, let p = UnsafeMutablePointer<(Int) -> Void>(bitPattern: body) {
-                p.pointee(id)
-                unfinished.subtract(1, ordering: .releasing)
-            }
+            UnsafeMutablePointer<(Int) -> Void>(bitPattern: address)!.pointee(id)
+            slot.job.store(0, ordering: .relaxed)
+            unfinished.subtract(1, ordering: .releasing)  // publishes the chunk's writes and the clear
+        }
+    }
+
+    /// Sleeps until a caller hands this worker a region.
+    private func sleep(on slot: Slot) {
+        slot.asleep.store(true, ordering: .sequentiallyConsistent)
+        if slot.job.load(ordering: .sequentiallyConsistent) == 0 {
+            slot.wakeUp.wait()
+        } else if !slot.asleep.exchange(false, ordering: .sequentiallyConsistent) {
+            // A region arrived after all and its caller saw this worker asleep: take its signal,
+            // so the semaphore never holds a stale one.
+            slot.wakeUp.wait()
         }
     }
 }
