@@ -1,10 +1,20 @@
 /// Opt-in detection of the first NaN or Inf produced by a forward op or a backward rule.
+/// Per thread, like grad mode.
 public enum Anomaly {
-    nonisolated(unsafe) static var enabled = false
-    nonisolated(unsafe) static var first: AnomalyError?
+    static var enabled: Bool {
+        get { AutogradThreadState.current.anomalyEnabled }
+        set { AutogradThreadState.current.anomalyEnabled = newValue }
+    }
+    static var first: AnomalyError? {
+        get { AutogradThreadState.current.firstAnomaly }
+        set { AutogradThreadState.current.firstAnomaly = newValue }
+    }
     /// True while `backward()` runs: ops that backward rules call internally (reshape, expand, ...)
     /// are not forward ops of the user's graph, and their outputs are checked as the rule's result.
-    nonisolated(unsafe) static var inBackward = false
+    static var inBackward: Bool {
+        get { AutogradThreadState.current.inBackward }
+        set { AutogradThreadState.current.inBackward = newValue }
+    }
 
     static func check(_ t: Tensor, op: String, phase: String) {
         guard first == nil else { return }

@@ -43,18 +43,24 @@ final class Node {
     }
 }
 
-/// Whether operations record a graph. Off inside `withNoGrad` and while `backward()` runs.
+/// Whether operations record a graph on this thread. Off inside `withNoGrad` and while
+/// `backward()` runs.
 public enum GradMode {
-    nonisolated(unsafe) static var enabled = true
+    static var enabled: Bool {
+        get { AutogradThreadState.current.gradEnabled }
+        set { AutogradThreadState.current.gradEnabled = newValue }
+    }
     public static var isEnabled: Bool { enabled }
 }
 
 /// Runs `body` without recording a graph (inference, frozen reference models, optimizer updates).
+/// Affects only the calling thread.
 @discardableResult
 public func withNoGrad<R>(_ body: () throws -> R) rethrows -> R {
-    let previous = GradMode.enabled
-    GradMode.enabled = false
-    defer { GradMode.enabled = previous }
+    let state = AutogradThreadState.current
+    let previous = state.gradEnabled
+    state.gradEnabled = false
+    defer { state.gradEnabled = previous }
     return try body()
 }
 
@@ -63,8 +69,9 @@ extension Tensor {
     /// Each op calls this once, right after computing its forward value.
     @inline(__always)
     func recording(_ op: String, _ inputs: [Tensor], _ backward: @escaping (Tensor) -> [Tensor?]) -> Tensor {
-        if Anomaly.enabled && !Anomaly.inBackward { Anomaly.check(self, op: op, phase: "forward") }
-        guard GradMode.enabled, inputs.contains(where: { $0.requiresGrad }) else { return self }
+        let state = AutogradThreadState.current
+        if state.anomalyEnabled && !state.inBackward { Anomaly.check(self, op: op, phase: "forward") }
+        guard state.gradEnabled, inputs.contains(where: { $0.requiresGrad }) else { return self }
         // The node hangs off a fresh handle on the same data. Rules that saved `self` (exp, tanh,
         // softmax keep their output) then hold no reference back to their own node: otherwise
         // output -> node -> rule -> output is a cycle, and a graph dropped without backward() leaks.
