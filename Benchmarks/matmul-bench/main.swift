@@ -69,14 +69,18 @@ struct MatmulBench: ParsableCommand {
                 Threading.threadCount = t
                 // Raw OpenBLAS with its own threads at the same count (TensorCore may pin it to 1).
                 let direct = {
-                    Threading.withBLASThreads(t) { withExtendedLifetime((aStore, bStore, out)) {
-                        let lda = Int32(c.transA ? c.m : c.k), ldb = Int32(c.transB ? c.k : c.n)
-                        for i in 0..<c.batch {
-                            cblas_sgemm(CblasRowMajor, c.transA ? CblasTrans : CblasNoTrans, c.transB ? CblasTrans : CblasNoTrans,
-                                        Int32(c.m), Int32(c.n), Int32(c.k), 1, aStore.pointer + i * c.m * c.k, lda,
-                                        bStore.pointer + i * c.k * c.n, ldb, 0, out.pointer + i * c.m * c.n, Int32(c.n))
-                        }
-                    } }
+                    Threading.withBLASThreads(t) {
+                        aStore.withUnsafeBufferPointer { aData in bStore.withUnsafeBufferPointer { bData in
+                            out.withUnsafeMutableBufferPointer { outData in
+                                let lda = Int32(c.transA ? c.m : c.k), ldb = Int32(c.transB ? c.k : c.n)
+                                for i in 0..<c.batch {
+                                    cblas_sgemm(CblasRowMajor, c.transA ? CblasTrans : CblasNoTrans, c.transB ? CblasTrans : CblasNoTrans,
+                                                Int32(c.m), Int32(c.n), Int32(c.k), 1, aData.baseAddress! + i * c.m * c.k, lda,
+                                                bData.baseAddress! + i * c.k * c.n, ldb, 0, outData.baseAddress! + i * c.m * c.n, Int32(c.n))
+                                }
+                            }
+                        } }
+                    }
                 }
                 let (lhs, rhs) = c.batch == 1 ? (a.squeezed(axis: 0), b.squeezed(axis: 0)) : (a, b)
                 let viaTensor = { _ = withNoGrad { lhs.matmul(rhs) } }

@@ -1,5 +1,5 @@
 import XCTest
-import TensorCore
+@testable import TensorCore  // buffer lifetimes and the pool's raw buffers are internal
 
 final class BufferPoolTests: XCTestCase {
     private var savedCapacity = 0

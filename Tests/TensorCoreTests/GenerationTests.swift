@@ -18,9 +18,8 @@ final class GenerationTests: XCTestCase {
             for r in prompts.indices where position >= prompts[r].count && !done[r] {
                 let logits = withNoGrad { model(Array(seqs[r].prefix(position)), batch: 1) }
                 let row = logits.select(axis: 1, position - 1).contiguous()
-                let (token, lp) = withExtendedLifetime(row) {
-                    Sampling.sample(UnsafeBufferPointer(start: row.pointer, count: config.vocabSize), options: options,
-                                    scratch: &scratch, generator: &rng)
+                let (token, lp) = row.withUnsafeBufferPointer {
+                    Sampling.sample($0, options: options, scratch: &scratch, generator: &rng)
                 }
                 seqs[r].append(token)
                 out.tokens[r].append(token)

@@ -9,7 +9,7 @@ final class ViewTests: XCTestCase {
     func testReshapeOfContiguousIsAView() {
         let x = arange([2, 3, 4])
         let y = x.reshaped([6, 4])
-        XCTAssertTrue(y.storage === x.storage)
+        XCTAssertTrue(y.sharesStorage(with: x))
         assertValues(y, x.scalars, shape: [6, 4])
         XCTAssertEqual(x.reshaped(4, -1).shape, [4, 6])
         XCTAssertEqual(x.reshaped([-1]).shape, [24])
@@ -40,7 +40,7 @@ final class ViewTests: XCTestCase {
         let x = arange([4, 6])
         let s = x.slice(axis: 1, 0..<4)            // [4, 4], strides [6, 1]
         let v = s.reshaped([4, 2, 2])              // splits the contiguous last dim: a view
-        XCTAssertTrue(v.storage === x.storage)
+        XCTAssertTrue(v.sharesStorage(with: x))
         XCTAssertEqual(v.strides, [6, 2, 1])
         assertValues(v, s.scalars, shape: [4, 2, 2])
         let t = arange([3, 4]).transposed()        // [4, 3], strides [1, 4]
@@ -56,11 +56,11 @@ final class ViewTests: XCTestCase {
         // Size-1 dims are inserted freely; an expanded dim stays stride 0.
         let e = Tensor([1, 2], shape: [2, 1]).expanded(to: [2, 3])
         let ev = e.reshaped([2, 1, 3])
-        XCTAssertTrue(ev.storage === e.storage)
+        XCTAssertTrue(ev.sharesStorage(with: e))
         assertValues(ev, [1, 1, 1, 2, 2, 2])
         assertValues(e.reshaped([3, 2]), [1, 1, 1, 2, 2, 2])
         // A view shares memory: writes to the base show through.
-        x.pointer[7] = -1
+        x.withUnsafeMutableBufferPointer { $0[7] = -1 }
         XCTAssertEqual(v[1, 0, 1], -1)
         // Gradients through view-reshapes of strided tensors.
         let y = randomLeaf([4, 6], seed: 98), z = randomLeaf([3, 4], seed: 99)
@@ -98,7 +98,7 @@ final class ViewTests: XCTestCase {
     func testPermuteAndTransposeAreViews() {
         let x = arange([2, 3, 4])
         let p = x.permuted(2, 0, 1)
-        XCTAssertTrue(p.storage === x.storage)
+        XCTAssertTrue(p.sharesStorage(with: x))
         XCTAssertEqual(p.shape, [4, 2, 3])
         XCTAssertEqual(p[3, 1, 2], x[1, 2, 3])
         XCTAssertEqual(p[1, 0, 2], x[0, 2, 1])
@@ -127,7 +127,7 @@ final class ViewTests: XCTestCase {
     func testSliceReadsTheRightElementsAndSharesStorage() {
         let x = arange([3, 4])
         let s = x.slice(axis: 1, 1..<3)
-        XCTAssertTrue(s.storage === x.storage)
+        XCTAssertTrue(s.sharesStorage(with: x))
         assertValues(s, [1, 2, 5, 6, 9, 10], shape: [3, 2])
         assertValues(x.slice(axis: 0, 2..<3), [8, 9, 10, 11], shape: [1, 4])
         assertValues(x.slice(axis: -1, 3..<4), [3, 7, 11], shape: [3, 1])
@@ -135,7 +135,7 @@ final class ViewTests: XCTestCase {
         assertValues(x.transposed().slice(axis: 0, 1..<2), [1, 5, 9], shape: [1, 3])
         XCTAssertEqual(x.slice(axis: 0, 1..<1).shape, [0, 4])
         // Writes to the base show through the view.
-        x.pointer[6] = 100
+        x.withUnsafeMutableBufferPointer { $0[6] = 100 }
         XCTAssertEqual(s[1, 1], 100)
         XCTAssertEqual(x.select(axis: 1, 2)[1], 100)
     }
@@ -146,7 +146,7 @@ final class ViewTests: XCTestCase {
         assertValues(x.select(axis: 1, 2), [8, 9, 10, 11, 20, 21, 22, 23], shape: [2, 4])
         assertValues(x.select(axis: -1, 3), [3, 7, 11, 15, 19, 23], shape: [2, 3])
         assertValues(x.select(axis: 2, 0).select(axis: 0, 1), [12, 16, 20], shape: [3])
-        XCTAssertTrue(x.select(axis: 1, 2).storage === x.storage)
+        XCTAssertTrue(x.select(axis: 1, 2).sharesStorage(with: x))
         // Negative indices count from the end.
         assertValues(x.select(axis: 1, -1), [8, 9, 10, 11, 20, 21, 22, 23], shape: [2, 4])
         assertValues(x.select(axis: 0, -2), (0..<12).map(Float.init), shape: [3, 4])
@@ -170,7 +170,7 @@ final class ViewTests: XCTestCase {
     func testExpanded() {
         let x = Tensor([1, 2, 3], shape: [3, 1])
         let e = x.expanded(to: [2, 3, 4])
-        XCTAssertTrue(e.storage === x.storage)
+        XCTAssertTrue(e.sharesStorage(with: x))
         XCTAssertEqual(e.strides[0], 0)
         XCTAssertEqual(e.strides[2], 0)
         assertValues(e.select(axis: 0, 1), [1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3], shape: [3, 4])
@@ -197,7 +197,7 @@ final class ViewTests: XCTestCase {
         let u = arange([2, 1, 3, 1])
         XCTAssertEqual(u.squeezed(axis: 1).shape, [2, 3, 1])
         XCTAssertEqual(u.squeezed(axis: -1).shape, [2, 1, 3])
-        XCTAssertTrue(u.squeezed(axis: 1).storage === u.storage)
+        XCTAssertTrue(u.squeezed(axis: 1).sharesStorage(with: u))
         assertValues(u.squeezed(axis: 3).squeezed(axis: 1), u.scalars, shape: [2, 3])
         XCTAssertEqual(Tensor([4]).squeezed(axis: 0).shape, [])
         XCTAssertEqual(Tensor(scalar: 4).unsqueezed(axis: 0).shape, [1])
@@ -212,13 +212,13 @@ final class ViewTests: XCTestCase {
         XCTAssertTrue(x.contiguous() === x)
         let c = x.transposed().contiguous()
         XCTAssertTrue(c.isContiguous)
-        XCTAssertFalse(c.storage === x.storage)
+        XCTAssertFalse(c.sharesStorage(with: x))
         XCTAssertEqual(c.strides, [2, 1])
         assertValues(c, [0, 3, 1, 4, 2, 5], shape: [3, 2])
         let e = Tensor([1, 2], shape: [2, 1]).expanded(to: [2, 2]).contiguous()
         assertValues(e, [1, 1, 2, 2])
         // A copy: later writes to the base do not reach it.
-        x.pointer[1] = 50
+        x.withUnsafeMutableBufferPointer { $0[1] = 50 }
         XCTAssertEqual(c[1, 0], 1)
         let y = randomLeaf([3, 4], seed: 97)
         assertGradCheck([y]) { $0[0].transposed().contiguous() }

@@ -4,9 +4,9 @@ import Foundation
 ///
 /// Buffers come from and go back to `BufferPool`, so a training loop that makes the same shapes
 /// every step stops calling `malloc` (and stops page-faulting fresh `mmap`s) after its first step.
-public final class TensorStorage: @unchecked Sendable {
-    public let base: UnsafeMutablePointer<Float>
-    public let count: Int
+final class TensorStorage: @unchecked Sendable {
+    let base: UnsafeMutablePointer<Float>
+    let count: Int
 
     /// Uninitialised storage of `count` floats.
     init(uninitializedCount count: Int) {
@@ -33,7 +33,7 @@ public final class BufferPool: @unchecked Sendable {
     /// Upper bound of floats kept in free lists (default 1 Gi floats = 4 GiB); buffers beyond it are freed.
     public var capacityFloats = 1 << 30
 
-    public func take(_ count: Int) -> UnsafeMutablePointer<Float> {
+    func take(_ count: Int) -> UnsafeMutablePointer<Float> {
         let n = max(count, 1)
         lock.lock()
         if var list = free[n], let p = list.popLast() {
@@ -46,7 +46,7 @@ public final class BufferPool: @unchecked Sendable {
         return UnsafeMutablePointer<Float>.allocate(capacity: n)
     }
 
-    public func give(_ p: UnsafeMutablePointer<Float>, _ count: Int) {
+    func give(_ p: UnsafeMutablePointer<Float>, _ count: Int) {
         let n = max(count, 1)
         lock.lock()
         if pooledFloats + n <= capacityFloats {

@@ -9,7 +9,7 @@ public final class Tensor {
     public let strides: [Int]
     /// Element offset of this view into `storage`.
     public let offset: Int
-    public let storage: TensorStorage
+    let storage: TensorStorage
 
     /// Whether gradients flow to (or through) this tensor.
     public internal(set) var requiresGrad: Bool
@@ -87,8 +87,26 @@ public final class Tensor {
     public var isContiguous: Bool { Shape.isContiguous(shape: shape, strides: strides) }
     public var isLeaf: Bool { gradFn == nil }
 
-    /// Pointer to element [0, 0, ...] of this view.
-    @inlinable public var pointer: UnsafeMutablePointer<Float> { storage.base + offset }
+    /// Pointer to element [0, 0, ...] of this view, for kernels. Valid only while the tensor lives:
+    /// public code reaches the data through the scoped accessors below instead.
+    var pointer: UnsafeMutablePointer<Float> { storage.base + offset }
+
+    /// Whether this tensor and `other` are views of one buffer.
+    public func sharesStorage(with other: Tensor) -> Bool { storage === other.storage }
+
+    /// Calls `body` with the elements in row-major order: the tensor's own buffer when it is
+    /// contiguous, else a contiguous copy. The buffer is valid only inside `body`.
+    public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
+        let c = contiguousData()
+        return try withExtendedLifetime(c) { try body(UnsafeBufferPointer(start: c.pointer, count: c.count)) }
+    }
+
+    /// Calls `body` with this contiguous tensor's own elements to write in place, outside autograd
+    /// (as PyTorch's `.data`): every view of the buffer sees the writes. Valid only inside `body`.
+    public func withUnsafeMutableBufferPointer<R>(_ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
+        precondition(isContiguous, "withUnsafeMutableBufferPointer: shape \(shape) with strides \(strides) is not contiguous")
+        return try withExtendedLifetime(self) { try body(UnsafeMutableBufferPointer(start: pointer, count: count)) }
+    }
 
     /// Elements in row-major order of this view (copies).
     public var scalars: [Float] {
