@@ -50,7 +50,9 @@ public struct TruncationPolicy: Codable, Equatable, Sendable {
 
     /// The truncated pair and whether anything was cut.
     public func apply(prompt: [Int], completion: [Int]) -> (TokenizedPair, truncated: Bool) {
-        let p = prompt.count > maxPromptLength ? Array(prompt.suffix(Swift.max(maxPromptLength, 0))) : prompt
+        // Clamped so that unvalidated settings cannot trap or exceed maxLength; a no-op for valid ones.
+        let promptLimit = Swift.max(Swift.min(maxPromptLength, maxLength), 0)
+        let p = prompt.count > promptLimit ? Array(prompt.suffix(promptLimit)) : prompt
         let room = Swift.max(maxLength - p.count, 0)
         let c = completion.count > room ? Array(completion.prefix(room)) : completion
         return (TokenizedPair(prompt: p, completion: c), p.count != prompt.count || c.count != completion.count)
