@@ -113,7 +113,7 @@ public enum PPO {
     }
 
     /// Variance over the valid entries; with `unbiased` the Bessel correction n / (n - 1), TRL's default.
-    /// NaN with no valid entry, and unbiased with one (TRL raises there): non-finite, so training stops.
+    /// NaN with no valid entry, and when unbiased with a single one (TRL raises in both cases).
     public static func maskedVariance(_ x: Tensor, mask: Tensor, unbiased: Bool = true) -> Tensor {
         let n = validCount(mask)
         // Centred values are masked before squaring: (NaN)² · 0 would reach the gradient.
