@@ -58,7 +58,7 @@ let package = Package(
         ),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"], path: "Tests/TensorCoreTests", exclude: ["Fixtures"]),
         .testTarget(name: "RLAIFLabTests", dependencies: ["RLAIFLab", "TensorCore"], path: "Tests/RLAIFLabTests"),
-        .testTarget(name: "AlignmentTests", dependencies: ["Alignment", "TensorCore"], path: "Tests/AlignmentTests"),
+        .testTarget(name: "AlignmentTests", dependencies: ["Alignment", "TensorCore"], path: "Tests/AlignmentTests", exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -60,7 +60,8 @@ final class PreferenceLossTests: XCTestCase {
         func logSigmoid(_ x: Float) -> Float { -log1p(exp(-x)) }
         XCTAssertEqual(value(.hinge), max(0, 1 - beta * h), accuracy: 1e-6)
         XCTAssertEqual(value(.robust), ((1 - eps) * -logSigmoid(beta * h) - eps * -logSigmoid(-beta * h)) / (1 - 2 * eps), accuracy: 1e-6)
-        XCTAssertEqual(value(.referenceFree), -logSigmoid(beta * h), accuracy: 1e-6)
+        // Reference-free is sigmoid DPO, so conservative with label smoothing, as TRL's reference_free.
+        XCTAssertEqual(value(.referenceFree), (1 - eps) * -logSigmoid(beta * h) + eps * -logSigmoid(-beta * h), accuracy: 1e-6)
         XCTAssertEqual(value(.simpo, gamma: 0.3), (1 - eps) * -logSigmoid(beta * h - 0.3) + eps * -logSigmoid(0.3 - beta * h), accuracy: 1e-6)
         // ORPO with mean log-probs -0.2 (chosen) and -1 (rejected).
         let pc: Float = h - 1, pr: Float = -1
@@ -78,6 +79,58 @@ final class PreferenceLossTests: XCTestCase {
             }
             XCTAssertTrue(r.passed, "\(type): \(r)")
         }
+    }
+
+    func testSigmoidWithLabelSmoothingIsConservativeDPO() {
+        let pc = [Float(-1.2), -0.4, -2], pr = [Float(-0.9), -1.5, -0.3], rc = Tensor([-1, -1, -1]), rr = Tensor([-0.5, -2, -1])
+        func run(_ type: PreferenceLossType, _ eps: Float) -> (loss: Float, grad: [Float]) {
+            let c = leaf(pc)
+            let out = PreferenceLoss.compute(PreferenceLossConfig(type: type, beta: 0.5, labelSmoothing: eps), policyChosen: c,
+                                             policyRejected: Tensor(pr), referenceChosen: rc, referenceRejected: rr)
+            out.loss.backward()
+            return (out.loss.item, c.grad!.scalars)
+        }
+        let smoothed = run(.sigmoid, 0.2), conservative = run(.conservative, 0.2), plain = run(.sigmoid, 0)
+        XCTAssertEqual(smoothed.loss, conservative.loss)
+        XCTAssertEqual(smoothed.grad, conservative.grad)
+        XCTAssertGreaterThan(abs(smoothed.loss - plain.loss), 1e-3, "label smoothing must not be ignored")
+        // Without label smoothing the sigmoid loss is -log σ(βh), bit for bit as before.
+        let h = Tensor(pc) - Tensor(pr) - (rc - rr)
+        XCTAssertEqual(plain.loss, (-(h * 0.5).logSigmoid()).mean().item)
+    }
+
+    func testConfigValidationNamesTheSettingAndAcceptsTRLsRanges() {
+        func setting(_ c: PreferenceLossConfig) -> String? {
+            do { try c.validate(); return nil } catch let e as ConfigurationError { return e.setting } catch { return "\(error)" }
+        }
+        for type in PreferenceLossType.allCases {
+            XCTAssertNil(setting(PreferenceLossConfig(type: type)), "\(type) with defaults")
+            XCTAssertNil(setting(PreferenceLossConfig(type: type, beta: 1e-3, simpoGamma: -2)), "\(type)")
+            let smoothing = setting(PreferenceLossConfig(type: type, labelSmoothing: 0.499))
+            XCTAssertEqual(smoothing, type.usesLabelSmoothing ? nil : "PreferenceLossConfig.labelSmoothing", "\(type)")
+        }
+        for beta: Float in [0, -0.1, .nan, .infinity] {
+            XCTAssertEqual(setting(PreferenceLossConfig(beta: beta)), "PreferenceLossConfig.beta", "β = \(beta)")
+        }
+        for eps: Float in [-0.01, 0.5, 0.7, .nan, -.infinity] {
+            XCTAssertEqual(setting(PreferenceLossConfig(type: .robust, labelSmoothing: eps)), "PreferenceLossConfig.labelSmoothing", "ε = \(eps)")
+        }
+        for gamma: Float in [.nan, .infinity] {
+            XCTAssertEqual(setting(PreferenceLossConfig(type: .simpo, simpoGamma: gamma)), "PreferenceLossConfig.simpoGamma")
+        }
+        XCTAssertThrowsError(try PreferenceLossConfig(type: .ipo, labelSmoothing: 0.1).validate()) { error in
+            XCTAssertTrue("\(error)".contains("ipo"), "\(error)")
+        }
+    }
+
+    func testORPOKeepsPrecisionForMeanLogProbsNearZero() {
+        // float64: log(1 - e^-3e-5) = -10.41431, log(1 - e^-6e-5) = -9.72119; their difference log 2 - 1.5e-5.
+        let out = PreferenceLoss.compute(PreferenceLossConfig(type: .orpo, beta: 1), policyChosen: Tensor([-3e-5]),
+                                         policyRejected: Tensor([-6e-5]), referenceChosen: nil, referenceRejected: nil,
+                                         chosenNLL: Tensor([0]))
+        let logOdds = (-3e-5 + 6e-5) - (log(-expm1(-3e-5)) - log(-expm1(-6e-5)))
+        let expected = log1p(exp(-logOdds))      // -log σ(logOdds)
+        XCTAssertEqual(Double(out.loss.item), expected, accuracy: 1e-5 * expected)
     }
 
     func testBradleyTerry() {
@@ -129,6 +182,41 @@ final class DataTests: XCTestCase {
         XCTAssertEqual(report, { var r = DataReport(); r.examples = 2; r.truncated = 1; return r }())
     }
 
+    func testTruncationPolicyValidation() {
+        XCTAssertNoThrow(try TruncationPolicy(validatingMaxLength: 8, maxPromptLength: 3))
+        XCTAssertNoThrow(try TruncationPolicy(validatingMaxLength: 2, maxPromptLength: 1))
+        for (maxLength, maxPromptLength) in [(48, 48), (48, 64), (8, 0), (8, -1), (0, 0), (-5, -10)] {
+            XCTAssertThrowsError(try TruncationPolicy(validatingMaxLength: maxLength, maxPromptLength: maxPromptLength)) { error in
+                XCTAssertEqual((error as? ConfigurationError)?.setting, "TruncationPolicy.maxPromptLength", "\(error)")
+            }
+            // Not validated, it still never traps and keeps within its limits.
+            let (pair, _) = TruncationPolicy(maxLength: maxLength, maxPromptLength: maxPromptLength)
+                .apply(prompt: Array(1...60), completion: [61, 62])
+            XCTAssertLessThanOrEqual(pair.prompt.count, max(maxPromptLength, 0), "\(maxLength), \(maxPromptLength): \(pair)")
+            XCTAssertLessThanOrEqual(pair.prompt.count + pair.completion.count, max(maxLength, 0), "\(maxLength), \(maxPromptLength): \(pair)")
+        }
+    }
+
+    func testEmptyPromptScoresOneCompletionTokenFewer() {
+        let eos = tokenizer.eosToken
+        let pairs = [TokenizedPair(prompt: [], completion: [12, 13, eos]), TokenizedPair(prompt: [20], completion: [21, eos]),
+                     TokenizedPair(prompt: [], completion: [eos])]
+        let batch = Batch(pairs, padToken: tokenizer.padToken)
+        XCTAssertEqual(batch.scoredTargetCounts, [2, 2, 0])
+        XCTAssertEqual(batch.scoredTargetCounts, batch.targets.chunked(batch.length - 1).map { $0.filter { $0 != Batch.ignoreIndex }.count })
+        let model = GPT(GPTConfig(vocabSize: 258, contextLength: 16, dModel: 8, layers: 1, heads: 2), seed: 1)
+        XCTAssertEqual(SFTStage(model: model, padToken: 257, reduction: .tokenMean).units(pairs), 4)
+        // The mean divides by the scored targets; a row with none gives 0, not NaN.
+        let logits = withNoGrad { model(batch.inputIDs, batch: batch.batchSize) }
+        let sum = SequenceLogProbs.compute(logits: logits, batch: batch).scalars
+        let mean = SequenceLogProbs.compute(logits: logits, batch: batch, reduction: .mean).scalars
+        XCTAssertEqual(mean[0], sum[0] / 2, accuracy: 1e-6)
+        XCTAssertEqual(mean[1], sum[1] / 2, accuracy: 1e-6)
+        XCTAssertEqual(mean[2], 0)
+        XCTAssertEqual(sftLoss(sequenceLogProbs: Tensor(sum), scoredTargetCounts: batch.scoredTargetCounts, reduction: .tokenMean).item,
+                       -(sum[0] + sum[1]) / 4, accuracy: 1e-6)
+    }
+
     func testBatchMasksCompletionAndEOSAndShiftsLabelsOnce() {
         let eos = tokenizer.eosToken
         let batch = Batch([TokenizedPair(prompt: [10, 11], completion: [12, eos]), TokenizedPair(prompt: [20], completion: [eos])],
@@ -138,6 +226,7 @@ final class DataTests: XCTestCase {
         XCTAssertEqual(batch.lossMask, [0, 0, 1, 1, 0, 1, 0, 0])
         XCTAssertEqual(batch.targets, [-100, 12, eos, eos, -100, -100])
         XCTAssertEqual(batch.lastTokenIndices, [3, 1])
+        XCTAssertEqual(batch.scoredTargetCounts, batch.completionLengths)
     }
 
     func testSequenceLogProbsIgnorePaddingAndCountEOS() {
@@ -155,4 +244,8 @@ final class DataTests: XCTestCase {
         let mean = withNoGrad { SequenceLogProbs.compute(logits: model(alone.inputIDs, batch: 1), batch: alone, reduction: .mean) }
         XCTAssertEqual(mean.item, a / 2, accuracy: 1e-5)
     }
+}
+
+extension Array {
+    func chunked(_ size: Int) -> [[Element]] { stride(from: 0, to: count, by: size).map { Array(self[$0..<Swift.min($0 + size, count)]) } }
 }

@@ -95,6 +95,19 @@ final class PPOTests: XCTestCase {
                     d.map { Foundation.exp(-$0) - 1 + $0 } + [0])
     }
 
+    func testKLPenaltyGradientIgnoresNaNInMaskedPositions() {
+        // The issue's example: k2 on lp = [-1, NaN], ref = [-1.5, 0], mask = [1, 0] has gradient [0.5, 0].
+        let mask = Tensor([1, 0], shape: [1, 2])
+        for (estimator, slope) in [(KLEstimator.k1, Float(1)), (.k2, 0.5), (.k3, 1 - Foundation.exp(-0.5))] {
+            let lp = Tensor([-1, .nan], shape: [1, 2], requiresGrad: true), ref = Tensor([-1.5, 0], shape: [1, 2], requiresGrad: true)
+            let kl = PPO.klPenalty(estimator, logProbs: lp, referenceLogProbs: ref, mask: mask)
+            XCTAssertEqual(kl.scalars[1], 0, "\(estimator)")
+            kl.sum().backward()
+            assertClose(lp.grad!.scalars, [slope, 0], accuracy: 1e-6, "\(estimator) d/d log-probs")
+            assertClose(ref.grad!.scalars, [-slope, 0], accuracy: 1e-6, "\(estimator) d/d reference")
+        }
+    }
+
     // MARK: Rewards and KL controllers
 
     func testTokenRewards() {
@@ -118,6 +131,36 @@ final class PPOTests: XCTestCase {
                                        -0.1 - 1.0, 0.2, 0])
         let kl = PPO.klPenalty(.k1, logProbs: logp, referenceLogProbs: ref, mask: mask)
         XCTAssertEqual(PPO.meanSequenceKL(kl, mask: mask), ((0.5 - 1.0 + 0) + (1.0 - 2.0)) / 2, accuracy: 1e-6)
+    }
+
+    func testTokenRewardsSkipARowWithoutValidTokens() {
+        let mask = Tensor([1, 1, 0, 0, 0, 0], shape: [2, 3])
+        let kl = Tensor([0.5, -1, 0, 0, 0, 0], shape: [2, 3])
+        XCTAssertEqual(PPO.lastValidIndices(mask: mask), [1, -1])
+        let rewards = PPO.tokenRewards(scores: Tensor([2, 3]), kl: kl, mask: mask, klCoef: 0.1)
+        assertClose(rewards.scalars, [-0.05, 0.1 + 2, 0, 0, 0, 0])
+    }
+
+    func testKLControllerValidation() {
+        func setting(_ body: () throws -> Void) -> String? {
+            do { try body(); return nil } catch let e as ConfigurationError { return e.setting } catch { return "\(error)" }
+        }
+        XCTAssertNil(setting { try AdaptiveKLController(initKLCoef: 0.05, target: 6, horizon: 10_000).validate() })
+        XCTAssertNil(setting { try AdaptiveKLController(initKLCoef: 0, target: 0.1, horizon: 1).validate() })
+        for target: Float in [0, -1, .nan, .infinity] {
+            XCTAssertEqual(setting { try AdaptiveKLController(initKLCoef: 0.05, target: target, horizon: 10_000).validate() },
+                           "AdaptiveKLController.target", "target \(target)")
+        }
+        for horizon: Float in [0, -5, .nan, .infinity] {
+            XCTAssertEqual(setting { try AdaptiveKLController(initKLCoef: 0.05, target: 6, horizon: horizon).validate() },
+                           "AdaptiveKLController.horizon", "horizon \(horizon)")
+        }
+        for coef: Float in [-0.1, .nan, .infinity] {
+            XCTAssertEqual(setting { try AdaptiveKLController(initKLCoef: coef, target: 6, horizon: 10_000).validate() },
+                           "AdaptiveKLController.initKLCoef", "coef \(coef)")
+            XCTAssertEqual(setting { try FixedKLController(klCoef: coef).validate() }, "FixedKLController.klCoef", "coef \(coef)")
+        }
+        XCTAssertNil(setting { try FixedKLController(klCoef: 0).validate() })
     }
 
     func testKLControllers() {
@@ -163,6 +206,28 @@ final class PPOTests: XCTestCase {
         XCTAssertEqual(PPO.maskedMean(unshifted, mask: mask).item, 3.5, accuracy: 1e-5)
         XCTAssertEqual(PPO.maskedVariance(unshifted, mask: mask).item, 1, accuracy: 1e-5)
         XCTAssertEqual(PPO.maskedVariance(x, mask: mask, unbiased: false).item, 35.0 / 12, accuracy: 1e-5)
+    }
+
+    func testMaskedWhitenIssueExampleAndGradientIgnoreNaN() {
+        // x = [1, 2, 3, NaN], mask [1, 1, 1, 0]: mean 2, unbiased variance 1, so [-1, 0, 1, 0].
+        let x = Tensor([1, 2, 3, .nan], shape: [1, 4], requiresGrad: true), mask = Tensor([1, 1, 1, 0], shape: [1, 4])
+        let w = PPO.maskedWhiten(x, mask: mask)
+        assertClose(w.scalars, [-1, 0, 1, 0])
+        (w * Tensor([1, 2, 4, 8], shape: [1, 4])).sum().backward()
+        let g = x.grad!.scalars
+        XCTAssertTrue(g.allSatisfy(\.isFinite), "\(g)")
+        XCTAssertEqual(g[3], 0)
+        let v = Tensor([1, 2, 3, .infinity], shape: [1, 4], requiresGrad: true)
+        PPO.maskedVariance(v, mask: mask).backward()
+        // d var / dx_i = 2 (x_i - mean) / (n - 1).
+        assertClose(v.grad!.scalars, [-1, 0, 1, 0], accuracy: 1e-6)
+    }
+
+    func testMaskedStatisticsWithTooFewValidEntriesAreNotFiniteInsteadOfTrapping() {
+        let x = Tensor([1, 2], shape: [1, 2])
+        XCTAssertTrue(PPO.maskedVariance(x, mask: Tensor([0, 0], shape: [1, 2])).item.isNaN)
+        XCTAssertFalse(PPO.maskedWhiten(x, mask: Tensor([1, 0], shape: [1, 2])).scalars[0].isFinite)
+        XCTAssertEqual(PPO.maskedVariance(x, mask: Tensor([1, 0], shape: [1, 2]), unbiased: false).item, 0)
     }
 
     // MARK: Policy loss
@@ -268,6 +333,34 @@ final class PPOTests: XCTestCase {
             PPO.valueLoss(values: inputs[0], oldValues: oldValues, returns: returns, mask: mask, clipRange: 0.2).loss
         }
         XCTAssertTrue(result.passed, result.description)
+    }
+
+    func testLossesIgnoreGarbageInMaskedPositions() {
+        let mask = Tensor([1, 1, 1, 0, 1, 0], shape: [2, 3])
+        func run(_ garbage: Float) -> (policy: PPOPolicyLossOutput, value: PPOValueLossOutput, gradLp: [Float], gradV: [Float]) {
+            func filled(_ v: [Float]) -> [Float] { zip(v, mask.scalars).map { $1 != 0 ? $0 : garbage } }
+            let lp = Tensor(filled([-1.0, -0.4, -2.2, 0, -0.9, 0]), shape: [2, 3], requiresGrad: true)
+            let v = Tensor(filled([0.3, 1.4, -0.5, 0, 0.2, 0]), shape: [2, 3], requiresGrad: true)
+            let old = Tensor(filled([-1.1, -0.1, -2.0, 0, -1.5, 0]), shape: [2, 3])
+            let policy = PPO.policyLoss(newLogProbs: lp, oldLogProbs: old, advantages: Tensor(filled([0.5, -1, 2, 0, 1.5, 0]), shape: [2, 3]),
+                                        mask: mask)
+            let value = PPO.valueLoss(values: v, oldValues: Tensor(filled([0.2, 1.0, 0.1, 0, 0.3, 0]), shape: [2, 3]),
+                                      returns: Tensor(filled([1, 2, -1, 0, 0.25, 0]), shape: [2, 3]), mask: mask)
+            (policy.loss + value.loss).backward()
+            return (policy, value, lp.grad!.scalars, v.grad!.scalars)
+        }
+        let clean = run(0)
+        XCTAssertGreaterThan(clean.policy.clipFraction, 0)
+        XCTAssertGreaterThan(clean.value.clipFraction, 0)
+        for garbage: Float in [.nan, .infinity, -.infinity, 1e30] {
+            let dirty = run(garbage)
+            XCTAssertEqual(dirty.policy.loss.item, clean.policy.loss.item, "\(garbage)")
+            XCTAssertEqual(dirty.value.loss.item, clean.value.loss.item, "\(garbage)")
+            XCTAssertEqual(dirty.policy.stats, clean.policy.stats, "\(garbage)")
+            XCTAssertEqual(dirty.value.stats, clean.value.stats, "\(garbage)")
+            XCTAssertEqual(dirty.gradLp, clean.gradLp, "\(garbage)")
+            XCTAssertEqual(dirty.gradV, clean.gradV, "\(garbage)")
+        }
     }
 
     // MARK: End to end

@@ -10,26 +10,50 @@ public struct TokenizedPair: Equatable, Sendable {
         self.prompt = prompt
         self.completion = completion
     }
+
+    /// Completion tokens that are predicted, and so scored: all of them, except the first when the
+    /// prompt is empty (nothing precedes it).
+    public var scoredTargetCount: Int { prompt.isEmpty ? Swift.max(completion.count - 1, 0) : completion.count }
 }
 
 /// How over-long examples are shortened: the prompt is cut from the left (keeping its end, next to
 /// the completion) down to `maxPromptLength`; if prompt + completion still exceed `maxLength`, the
 /// completion is cut from the right. An example whose prompt alone leaves no room for a single
 /// completion token is skipped (and counted).
+///
+/// The settings are checked by `validate()` (or the validating initialiser), not by `init`: a policy
+/// that was not validated never traps, but may skip every example.
 public struct TruncationPolicy: Codable, Equatable, Sendable {
     public var maxLength: Int
     public var maxPromptLength: Int
 
     public init(maxLength: Int, maxPromptLength: Int) {
-        precondition(maxPromptLength < maxLength, "TruncationPolicy: maxPromptLength \(maxPromptLength) must be below maxLength \(maxLength)")
         self.maxLength = maxLength
         self.maxPromptLength = maxPromptLength
     }
 
+    /// A policy whose settings passed `validate()`.
+    public init(validatingMaxLength maxLength: Int, maxPromptLength: Int) throws {
+        self.init(maxLength: maxLength, maxPromptLength: maxPromptLength)
+        try validate()
+    }
+
+    /// Throws `ConfigurationError` naming the setting unless 1 <= maxPromptLength < maxLength, so that
+    /// every example keeps a prompt token and room for a completion token.
+    public func validate() throws {
+        try Validate.positive(maxPromptLength, "TruncationPolicy.maxPromptLength")
+        guard maxPromptLength < maxLength else {
+            throw ConfigurationError("TruncationPolicy.maxPromptLength",
+                                     "must be < maxLength (\(maxLength)), got \(maxPromptLength)")
+        }
+    }
+
     /// The truncated pair and whether anything was cut.
     public func apply(prompt: [Int], completion: [Int]) -> (TokenizedPair, truncated: Bool) {
-        let p = prompt.count > maxPromptLength ? Array(prompt.suffix(maxPromptLength)) : prompt
-        let room = maxLength - p.count
+        // Clamped so that unvalidated settings cannot trap or exceed maxLength; a no-op for valid ones.
+        let promptLimit = Swift.max(Swift.min(maxPromptLength, maxLength), 0)
+        let p = prompt.count > promptLimit ? Array(prompt.suffix(promptLimit)) : prompt
+        let room = Swift.max(maxLength - p.count, 0)
         let c = completion.count > room ? Array(completion.prefix(room)) : completion
         return (TokenizedPair(prompt: p, completion: c), p.count != prompt.count || c.count != completion.count)
     }
@@ -59,11 +83,14 @@ public struct Batch: Sendable {
     /// Real tokens per row (prompt + completion, before padding).
     public let lengths: [Int]
     public let completionLengths: [Int]
+    /// Targets in the loss per row (`TokenizedPair.scoredTargetCount`): what a per-token mean divides by.
+    public let scoredTargetCounts: [Int]
 
     public static let ignoreIndex = -100
 
     /// `padTo` fixes the padded length (at least the longest sequence), so that sub-batches of one
-    /// batch compute exactly what the whole batch computes for their rows.
+    /// batch compute exactly what the whole batch computes for their rows. `pairs` is never empty from
+    /// user input: TrainingLoop and PPOTrainer refuse data or settings that would give an empty batch.
     public init(_ pairs: [TokenizedPair], padToken: Int, padTo: Int? = nil) {
         precondition(!pairs.isEmpty, "Batch: no sequences")
         let b = pairs.count
@@ -88,6 +115,7 @@ public struct Batch: Sendable {
         self.targets = targets
         lengths = pairs.map { $0.prompt.count + $0.completion.count }
         completionLengths = pairs.map(\.completion.count)
+        scoredTargetCounts = pairs.map(\.scoredTargetCount)
     }
 
     /// Index of each row's last real token (where a reward head is read).

@@ -6,7 +6,8 @@ public enum SequenceLogProbs {
 
     /// logits [B, T, V] for `batch` -> [B]: the sum (or mean) over completion tokens (EOS included,
     /// prompt and padding excluded) of log p(token t+1 | tokens ...t). Differentiable; the fused
-    /// cross-entropy kernel computes the softmax once.
+    /// cross-entropy kernel computes the softmax once. The mean divides by the row's scored targets
+    /// (TRL's `loss_mask.sum(-1)`), one fewer than its completion tokens when the prompt is empty.
     public static func compute(logits: Tensor, batch: Batch, reduction: Reduction = .sum) -> Tensor {
         precondition(logits.rank == 3 && logits.shape[0] == batch.batchSize && logits.shape[1] == batch.length,
                      "sequence_logprobs: logits \(logits.shape) do not match batch [\(batch.batchSize), \(batch.length)]")
@@ -16,7 +17,7 @@ public enum SequenceLogProbs {
         let total = -nll.sum(axis: 1)
         switch reduction {
         case .sum: return total
-        case .mean: return total / Tensor(batch.completionLengths.map { Float(max($0, 1)) })
+        case .mean: return total / Tensor(batch.scoredTargetCounts.map { Float(max($0, 1)) })
         }
     }
 

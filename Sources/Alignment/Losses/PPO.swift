@@ -30,21 +30,31 @@ public protocol KLController {
 public struct FixedKLController: KLController, Codable, Equatable, Sendable {
     public private(set) var value: Float
     public init(klCoef: Float) { value = klCoef }
+    /// Throws `ConfigurationError` unless the coefficient is finite and >= 0.
+    public func validate() throws { try Validate.nonNegative(value, "FixedKLController.klCoef") }
     public mutating func update(currentKL: Float, nSteps: Int) {}
 }
 
 /// The adaptive controller of Ziegler et al. (TRL `AdaptiveKLController`): steers the KL toward
 /// `target` by value *= 1 + clip(KL / target - 1, -0.2, 0.2) · nSteps / horizon.
+/// Construction does not check the settings (they may come from a command line or a checkpoint):
+/// call `validate()` before use.
 public struct AdaptiveKLController: KLController, Codable, Equatable, Sendable {
     public private(set) var value: Float
     public let target: Float
     public let horizon: Float
 
     public init(initKLCoef: Float, target: Float, horizon: Float) {
-        precondition(target > 0 && horizon > 0, "AdaptiveKLController: target and horizon must be positive")
         value = initKLCoef
         self.target = target
         self.horizon = horizon
+    }
+
+    /// Throws `ConfigurationError` unless the coefficient is finite and >= 0 and target and horizon are finite and > 0.
+    public func validate() throws {
+        try Validate.nonNegative(value, "AdaptiveKLController.initKLCoef")
+        try Validate.positive(target, "AdaptiveKLController.target")
+        try Validate.positive(horizon, "AdaptiveKLController.horizon")
     }
 
     public mutating func update(currentKL: Float, nSteps: Int) {
@@ -96,29 +106,30 @@ public enum PPO {
     /// Number of valid entries of a 0/1 mask.
     public static func validCount(_ mask: Tensor) -> Int { mask.scalars.reduce(0) { $0 + ($1 != 0 ? 1 : 0) } }
 
-    /// Mean over the entries where `mask != 0` (a 0-D tensor, differentiable). NaN when none are valid, as in TRL.
+    /// Mean over the entries where `mask != 0` (a 0-D tensor, differentiable). NaN when none are valid.
     public static func maskedMean(_ x: Tensor, mask: Tensor) -> Tensor {
         let n = validCount(mask)
         return masked(x, mask).sum() / Float(n)
     }
 
-    /// Variance over the valid entries; with `unbiased` the Bessel correction n / (n - 1) (TRL's default).
+    /// Variance over the valid entries; with `unbiased` the Bessel correction n / (n - 1), TRL's default.
+    /// NaN with no valid entry, and when unbiased with a single one (TRL raises in both cases).
     public static func maskedVariance(_ x: Tensor, mask: Tensor, unbiased: Bool = true) -> Tensor {
         let n = validCount(mask)
-        precondition(n > 0, "PPO.maskedVariance: the mask has no valid entries")
-        let centered = x - maskedMean(x, mask: mask)
-        let variance = maskedMean(centered * centered, mask: mask)
-        // n == 1 divides by zero (inf), as in TRL: use more than one valid token.
+        // Centred values are masked before squaring: (NaN)² · 0 would reach the gradient.
+        let centered = masked(x - maskedMean(x, mask: mask), mask)
+        let variance = (centered * centered).sum() / Float(n)
         return unbiased ? variance * (Float(n) / Float(n - 1)) : variance
     }
 
-    /// (x - mean) / sqrt(var + eps) with the masked mean and unbiased masked variance (TRL `masked_whiten`);
-    /// without `shiftMean` the mean is added back (TRL's reward whitening). Masked entries of the result are 0,
-    /// as TRL's PPOTrainer fills them after whitening.
+    /// (x - mean) / sqrt(var + eps) with the masked mean and unbiased masked variance (TRL `masked_whiten`,
+    /// which multiplies by rsqrt instead of dividing by sqrt); without `shiftMean` the mean is added back
+    /// (TRL's reward whitening). Masked entries of the result are 0, as TRL's PPOTrainer fills them after
+    /// whitening, and get no gradient whatever they held.
     public static func maskedWhiten(_ x: Tensor, mask: Tensor, shiftMean: Bool = true, eps: Float = 1e-8) -> Tensor {
         let mean = maskedMean(x, mask: mask)
         let variance = maskedVariance(x, mask: mask)
-        var whitened = (x - mean) / (variance + eps).sqrt()
+        var whitened = masked(x - mean, mask) / (variance + eps).sqrt()
         if !shiftMean { whitened = whitened + mean }
         return masked(whitened, mask)
     }
@@ -126,20 +137,21 @@ public enum PPO {
     // MARK: KL penalty and rewards
 
     /// The per-token KL estimate between the policy and the reference on the sampled tokens, [B, T];
-    /// differentiable in both. Entries outside `mask` (when given) are 0.
+    /// differentiable in both. Entries outside `mask` (when given) are 0 and get no gradient.
     public static func klPenalty(_ estimator: KLEstimator, logProbs: Tensor, referenceLogProbs: Tensor, mask: Tensor? = nil) -> Tensor {
         precondition(logProbs.shape == referenceLogProbs.shape,
                      "PPO.klPenalty: log-prob shapes \(logProbs.shape) and \(referenceLogProbs.shape) differ")
-        let logRatio = logProbs - referenceLogProbs            // -log r, r = π_ref / π
-        let kl: Tensor
+        // Masked before the arithmetic: k2's and k3's backward rules would multiply the zero gradient of
+        // a masked entry by its (possibly NaN) log-ratio.
+        var logRatio = logProbs - referenceLogProbs            // -log r, r = π_ref / π
+        if let mask { logRatio = masked(logRatio, mask) }
         switch estimator {
-        case .k1: kl = logRatio
-        case .k2: kl = logRatio * logRatio * 0.5
+        case .k1: return logRatio
+        case .k2: return logRatio * logRatio * 0.5
         case .k3:
-            let logR = referenceLogProbs - logProbs
-            kl = (logR.exp() - 1) - logR
+            let logR = -logRatio
+            return (logR.exp() - 1) - logR
         }
-        return mask.map { masked(kl, $0) } ?? kl
     }
 
     /// Index of the last valid token of each row of a [B, T] mask (-1 for a row without one).
@@ -151,6 +163,7 @@ public enum PPO {
 
     /// Per-token rewards [B, T] (a constant): -klCoef · kl on valid tokens, 0 elsewhere, plus each row's
     /// `scores[i]` at `lastIndices[i]` (default: the row's last valid token), as TRL's `compute_rewards`.
+    /// A row without valid tokens (last index -1) gets no score: it has no token to train.
     public static func tokenRewards(scores: Tensor, kl: Tensor, mask: Tensor, klCoef: Float, lastIndices: [Int]? = nil) -> Tensor {
         precondition(kl.rank == 2 && kl.shape == mask.shape, "PPO.tokenRewards: kl \(kl.shape) and mask \(mask.shape) must be the same [B, T]")
         let b = kl.shape[0], t = kl.shape[1]
@@ -158,7 +171,7 @@ public enum PPO {
         let last = lastIndices ?? lastValidIndices(mask: mask)
         precondition(last.count == b, "PPO.tokenRewards: \(last.count) last indices for a batch of \(b)")
         var rewards = withNoGrad { masked(kl * -klCoef, mask) }.scalars
-        for (row, (score, index)) in zip(scores.scalars, last).enumerated() {
+        for (row, (score, index)) in zip(scores.scalars, last).enumerated() where index != -1 {
             precondition(index >= 0 && index < t, "PPO.tokenRewards: row \(row) has last index \(index) outside 0..<\(t)")
             rewards[row * t + index] += score
         }
@@ -217,7 +230,7 @@ public enum PPO {
                                   clipRange: Float = 0.2) -> PPOPolicyLossOutput {
         precondition(newLogProbs.shape == oldLogProbs.shape && newLogProbs.shape == advantages.shape && newLogProbs.shape == mask.shape,
                      "PPO.policyLoss: shapes \(newLogProbs.shape), \(oldLogProbs.shape), \(advantages.shape), \(mask.shape) differ")
-        let old = oldLogProbs.detach(), adv = advantages.detach()
+        let old = oldLogProbs.detach(), adv = masked(advantages.detach(), mask)
         // Padding may hold anything: compute the ratio only where valid.
         let logRatio = masked(newLogProbs - old, mask)
         let ratio = logRatio.exp()

@@ -2,9 +2,11 @@ import TensorCore
 
 /// The DPO family of preference losses, selectable by name (the names TRL uses).
 public enum PreferenceLossType: String, Codable, CaseIterable, Sendable {
-    /// -log σ(β·h), h = policy log-ratio minus reference log-ratio (Rafailov et al.).
+    /// -log σ(β·h), h = policy log-ratio minus reference log-ratio (Rafailov et al.); with label
+    /// smoothing ε > 0 conservative DPO, as TRL: -(1-ε)·log σ(βh) - ε·log σ(-βh).
     case sigmoid
-    /// Sigmoid DPO against labels flipped with probability `labelSmoothing` (conservative DPO, cDPO).
+    /// Sigmoid DPO against labels flipped with probability `labelSmoothing` (conservative DPO, cDPO);
+    /// the same loss as `sigmoid` with label smoothing.
     case conservative
     /// (h - 1/(2β))², identity preference optimisation (Azar et al.).
     case ipo
@@ -12,9 +14,10 @@ public enum PreferenceLossType: String, Codable, CaseIterable, Sendable {
     case hinge
     /// Unbiased under label noise ε: ((1-ε)·(-log σ(βh)) - ε·(-log σ(-βh))) / (1 - 2ε) (Chowdhury et al.).
     case robust
-    /// Sigmoid DPO with the reference log-ratio taken as 0.
+    /// Sigmoid DPO (conservative with label smoothing) with the reference log-ratio taken as 0 (TRL's `reference_free`).
     case referenceFree = "reference_free"
-    /// Length-normalised, reference-free: -log σ(β·(ā_c - ā_r) - γ) (Meng et al.).
+    /// Length-normalised, reference-free: -log σ(β·(ā_c - ā_r) - γ) (Meng et al.); conservative with
+    /// label smoothing, as TRL's CPOTrainer.
     case simpo
     /// Odds-ratio preference optimisation: NLL(chosen) - β·log σ(log-odds ratio) (Hong et al.).
     case orpo
@@ -23,6 +26,9 @@ public enum PreferenceLossType: String, Codable, CaseIterable, Sendable {
     public var needsReference: Bool { ![.referenceFree, .simpo, .orpo].contains(self) }
     /// Whether the loss uses mean (length-normalised) sequence log-probs, as TRL computes them.
     public var lengthNormalised: Bool { [.ipo, .simpo, .orpo].contains(self) }
+    /// Whether the loss uses `labelSmoothing`. TRL ignores it, with a warning, for hinge and IPO, and
+    /// ORPO has none; a nonzero value for these is refused rather than ignored.
+    public var usesLabelSmoothing: Bool { ![.ipo, .hinge, .orpo].contains(self) }
 }
 
 /// Hyperparameters of a preference loss.
@@ -40,6 +46,18 @@ public struct PreferenceLossConfig: Codable, Equatable, Sendable {
         self.labelSmoothing = labelSmoothing
         self.simpoGamma = simpoGamma
     }
+
+    /// Throws `ConfigurationError` naming the field unless β is finite and > 0, label smoothing is in
+    /// [0, 0.5) (robust DPO divides by 1 - 2ε) and 0 for losses that do not use it, and γ is finite.
+    public func validate() throws {
+        try Validate.positive(beta, "PreferenceLossConfig.beta")
+        try Validate.inRange(labelSmoothing, 0, 0.5, "PreferenceLossConfig.labelSmoothing", includeUpper: false)
+        if labelSmoothing != 0 && !type.usesLabelSmoothing {
+            throw ConfigurationError("PreferenceLossConfig.labelSmoothing",
+                                     "must be 0 for loss type \(type.rawValue), which does not use it, got \(labelSmoothing)")
+        }
+        try Validate.finite(simpoGamma, "PreferenceLossConfig.simpoGamma")
+    }
 }
 
 /// Per-example losses and the implicit rewards TRL reports.
@@ -54,6 +72,8 @@ public struct PreferenceLossOutput {
 public enum PreferenceLoss {
     /// - Parameters: policy and reference log-probs of chosen and rejected completions, each [B].
     ///   For ORPO, `chosenNLL` is the per-example mean NLL of the chosen completion.
+    /// `config` is assumed valid (`validate()`); a loss that needs reference log-probs or the NLL must get
+    /// them (DPOStage always passes them), otherwise that is a programming error.
     public static func compute(_ config: PreferenceLossConfig, policyChosen: Tensor, policyRejected: Tensor,
                                referenceChosen: Tensor?, referenceRejected: Tensor?, chosenNLL: Tensor? = nil) -> PreferenceLossOutput {
         let beta = config.beta, eps = config.labelSmoothing
@@ -61,18 +81,14 @@ public enum PreferenceLoss {
         var h = policyRatio
         if config.type.needsReference {
             guard let rc = referenceChosen, let rr = referenceRejected else {
-                preconditionFailure("preference loss '\(config.type.rawValue)' needs reference log-probs")
+                preconditionFailure("PreferenceLoss.compute: loss '\(config.type.rawValue)' needs referenceChosen and referenceRejected")
             }
             h = policyRatio - (rc - rr)
         }
         let losses: Tensor
         switch config.type {
-        case .sigmoid, .referenceFree:
-            losses = -(h * beta).logSigmoid()
-        case .conservative:
-            let agree: Tensor = (h * beta).logSigmoid() * (eps - 1)
-            let flipped: Tensor = (h * -beta).logSigmoid() * eps
-            losses = agree - flipped
+        case .sigmoid, .referenceFree, .conservative:
+            losses = eps > 0 ? conservativeSigmoid(h * beta, eps) : -(h * beta).logSigmoid()
         case .robust:
             let agree: Tensor = (h * beta).logSigmoid() * (eps - 1)
             let flipped: Tensor = (h * -beta).logSigmoid() * eps
@@ -83,12 +99,9 @@ public enum PreferenceLoss {
         case .hinge:
             losses = (1 - h * beta).relu()
         case .simpo:
-            let z = h * beta - config.simpoGamma
-            let agree: Tensor = z.logSigmoid() * (eps - 1)
-            let flipped: Tensor = (-z).logSigmoid() * eps
-            losses = agree - flipped
+            losses = conservativeSigmoid(h * beta - config.simpoGamma, eps)
         case .orpo:
-            guard let chosenNLL else { preconditionFailure("preference loss 'orpo' needs the chosen completions' NLL") }
+            guard let chosenNLL else { preconditionFailure("PreferenceLoss.compute: loss 'orpo' needs chosenNLL") }
             // log odds(p) = log p - log(1 - p), with p the mean per-token probability exp(logp).
             let logOdds = policyRatio - (log1mExp(policyChosen) - log1mExp(policyRejected))
             losses = chosenNLL - logOdds.logSigmoid() * beta
@@ -104,8 +117,16 @@ public enum PreferenceLoss {
         return PreferenceLossOutput(loss: losses.mean(), chosenRewards: chosenRewards, rejectedRewards: rejectedRewards)
     }
 
-    /// log(1 - exp(x)) for x < 0, differentiable.
-    static func log1mExp(_ x: Tensor) -> Tensor { (1 - x.exp()).log() }
+    /// -(1-ε)·log σ(z) - ε·log σ(-z): the sigmoid loss against labels flipped with probability ε (TRL's cDPO form).
+    static func conservativeSigmoid(_ z: Tensor, _ eps: Float) -> Tensor {
+        let agree: Tensor = z.logSigmoid() * (eps - 1)
+        let flipped: Tensor = (-z).logSigmoid() * eps
+        return agree - flipped
+    }
+
+    /// log(1 - exp(x)) for x < 0, differentiable; expm1 keeps float32 precision for x near 0, where
+    /// 1 - exp(x) cancels.
+    static func log1mExp(_ x: Tensor) -> Tensor { (-x.expm1()).log() }
 }
 
 /// Bradley-Terry loss of a reward model on (chosen, rejected) scores [B]: -log σ(r_c - r_r - margin).
@@ -115,17 +136,17 @@ public func bradleyTerryLoss(chosen: Tensor, rejected: Tensor, margin: Tensor? =
     return -diff.logSigmoid().mean()
 }
 
-/// SFT loss from per-sequence completion log-probs [B] and completion lengths.
+/// SFT loss from per-sequence completion log-probs [B] and each row's scored targets (`Batch.scoredTargetCounts`).
 public enum SFTLossReduction: String, Codable, Sendable {
     /// Sum of token NLL per sequence, averaged over sequences (the paper's choice).
     case sequenceSum = "sequence_sum"
-    /// Mean NLL over all completion tokens of the batch.
+    /// Mean NLL over all scored completion tokens of the batch.
     case tokenMean = "token_mean"
 }
 
-public func sftLoss(sequenceLogProbs: Tensor, completionLengths: [Int], reduction: SFTLossReduction) -> Tensor {
+public func sftLoss(sequenceLogProbs: Tensor, scoredTargetCounts: [Int], reduction: SFTLossReduction) -> Tensor {
     switch reduction {
     case .sequenceSum: return -sequenceLogProbs.mean()
-    case .tokenMean: return -sequenceLogProbs.sum() / Float(max(completionLengths.reduce(0, +), 1))
+    case .tokenMean: return -sequenceLogProbs.sum() / Float(max(scoredTargetCounts.reduce(0, +), 1))
     }
 }

@@ -14,7 +14,7 @@ public struct SFTStage: TrainingStage {
     }
 
     public func units(_ examples: [TokenizedPair]) -> Int {
-        reduction == .sequenceSum ? examples.count : examples.reduce(0) { $0 + $1.completion.count }
+        reduction == .sequenceSum ? examples.count : examples.reduce(0) { $0 + $1.scoredTargetCount }
     }
 
     public func lossSum(_ examples: [TokenizedPair]) -> (loss: Tensor, metrics: [String: Double]) {
