@@ -114,6 +114,9 @@ struct Generate: ParsableCommand {
                     try printJSON(["tokens": tokens, "logprobs": lps.map(Double.init)])
                 }
             }
+        } catch var e as SamplingError {
+            e.model = model
+            fail(e)
         } catch { fail(error) }
     }
 }

@@ -137,6 +137,7 @@ final class HostileModelInputTests: XCTestCase {
              ["tensor 'transformer.h.0.mlp.c_fc.weight' has shape [32, 8]", "implies [8, 32]"]),
             ("flattened c_attn", { $0["transformer.h.0.attn.c_attn.weight"] = $0["transformer.h.0.attn.c_attn.weight"]!.reshaped([192]) },
              ["tensor 'transformer.h.0.attn.c_attn.weight' has shape [192]", "implies [8, 24]"]),
+            ("wte twice", { $0["wte.weight"] = $0["transformer.wte.weight"] }, ["tensor 'wte.weight' duplicates 'transformer.wte.weight'"]),
             ("wte of rank 1", { $0["transformer.wte.weight"] = $0["transformer.wte.weight"]!.reshaped([72]) },
              ["tensor 'transformer.wte.weight' has shape [72]", "implies [9, 8]"]),
         ]

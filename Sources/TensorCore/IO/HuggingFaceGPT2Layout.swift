@@ -29,7 +29,11 @@ enum HuggingFaceGPT2Layout {
     /// `config.layers`. A config field that disagrees with the file is reported against config.json.
     static func check(_ header: SafeTensors.Header, against config: GPTConfig, configFile: String, weightsFile: String) throws {
         var rawNames: [String: String] = [:]
-        for name in header.tensors.keys { rawNames[canonicalName(name)] = name }
+        for name in header.tensors.keys.sorted() {
+            if let other = rawNames.updateValue(name, forKey: canonicalName(name)) {
+                throw SafeTensorsError(file: weightsFile, tensor: name, reason: "duplicates '\(other)': one name with and one without 'transformer.'")
+            }
+        }
         func shape(_ name: String) -> [Int]? { rawNames[name].flatMap { header.tensors[$0]?.shape } }
         func mismatch(_ key: String, _ value: Int, _ tensor: String, _ found: [Int]) -> ConfigurationError {
             ConfigurationError("\(configFile): \(key)", "is \(value) but \(weightsFile) has \(rawNames[tensor]!) of shape \(found)")
