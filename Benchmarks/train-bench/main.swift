@@ -32,7 +32,7 @@ struct TrainBench: ParsableCommand {
             for step in 0..<(steps + 1) {
                 let prompts = (0..<batch).map { _ in [Int(rng.next() % UInt64(vocab))] }
                 let t0 = DispatchTime.now().uptimeNanoseconds
-                _ = model.generate(prompts: prompts, options: options, generator: &rng)
+                _ = try model.generate(prompts: prompts, options: options, generator: &rng)
                 if step > 0 { times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6) }
             }
         } else {

@@ -105,13 +105,13 @@ public final class ExperimentRunner {
     }
 
     /// Samples completions (decoded text) for `tasks`.
-    func sample(_ model: GPT, _ tasks: [Instruction], temperature: Float, topP: Float, seed: UInt64) -> [String] {
+    func sample(_ model: GPT, _ tasks: [Instruction], temperature: Float, topP: Float, seed: UInt64) throws -> [String] {
         var rng = RandomGenerator(seed: seed)
         let options = SamplingOptions(temperature: temperature, topP: topP, maxNewTokens: preset.maxNewTokens, eosToken: tokenizer.eosToken)
         var out: [String] = []
         for start in stride(from: 0, to: tasks.count, by: 64) {
             let chunk = tasks[start..<min(start + 64, tasks.count)]
-            let g = model.generate(prompts: chunk.map { tokenizer.encode($0.prompt) }, options: options, generator: &rng)
+            let g = try model.generate(prompts: chunk.map { tokenizer.encode($0.prompt) }, options: options, generator: &rng)
             out += g.tokens.map { tokenizer.decode($0) }
         }
         return out
@@ -121,11 +121,11 @@ public final class ExperimentRunner {
     /// (temperature 1, top-p 0.9) against the teacher's completion (or, with `pairsAgainst =
     /// "policy"`, a second policy sample), labelled by the critic. Returns the pairs and the share
     /// where the critic preferred the (first) policy sample.
-    func feedbackPairs(_ sampler: GPT, teacher: Teacher, critic: Critic, seed: UInt64, name: String) -> ([PreferencePair], Double) {
+    func feedbackPairs(_ sampler: GPT, teacher: Teacher, critic: Critic, seed: UInt64, name: String) throws -> ([PreferencePair], Double) {
         let tasks = rlaifTasks
-        let samples = sample(sampler, tasks, temperature: 1, topP: 0.9, seed: seed &+ 11)
+        let samples = try sample(sampler, tasks, temperature: 1, topP: 0.9, seed: seed &+ 11)
         let others = preset.pairsAgainst == "policy"
-            ? sample(sampler, tasks, temperature: 1, topP: 0.9, seed: seed &+ 12) : tasks.map(teacher.respond)
+            ? try sample(sampler, tasks, temperature: 1, topP: 0.9, seed: seed &+ 12) : tasks.map(teacher.respond)
         var rng = RandomGenerator(seed: seed &+ 13)
         var policyWins = 0, identical = 0
         var pairs: [PreferencePair] = []
@@ -148,7 +148,7 @@ public final class ExperimentRunner {
     /// RLAIF by DPO from the SFT model (reference: the frozen SFT model); pairs are sampled from
     /// `sampler` (the SFT model itself unless Table 1 borrows another family's).
     func rlaif(_ sftModel: GPT, sampler: GPT? = nil, teacher: Teacher, critic: Critic, seed: UInt64, name: String) throws -> (GPT, Double) {
-        let (pairs, share) = feedbackPairs(sampler ?? sftModel, teacher: teacher, critic: critic, seed: seed, name: name)
+        let (pairs, share) = try feedbackPairs(sampler ?? sftModel, teacher: teacher, critic: critic, seed: seed, name: name)
         let policy = GPT(sftModel.config)
         policy.copyParameters(from: sftModel)
         let stage = DPOStage(model: policy, reference: sftModel.frozenCopy(), padToken: tokenizer.padToken,
@@ -169,7 +169,7 @@ public final class ExperimentRunner {
     /// RLAIF by PPO: a reward model (the SFT model with a scalar head) trained on the critic's labels,
     /// then PPO from the SFT model against it on the same prompts.
     func rlaifPPO(_ sftModel: GPT, teacher: Teacher, critic: Critic, seed: UInt64, name: String) throws -> (GPT, Double) {
-        let (pairs, share) = feedbackPairs(sftModel, teacher: teacher, critic: critic, seed: seed, name: name)
+        let (pairs, share) = try feedbackPairs(sftModel, teacher: teacher, critic: critic, seed: seed, name: name)
         var withHead = sftModel.config
         withHead.scalarHead = true
         let rewardModel = GPT(withHead, seed: seed &+ 17)
@@ -212,8 +212,8 @@ public final class ExperimentRunner {
 
     /// AlpacaEval's protocol: held-out prompts, samples at temperature 0.7 / top-p 0.9, pairwise
     /// win rate against the reference teacher's completions under each judge (ties 0.5).
-    public func evaluate(_ model: GPT, seed: UInt64) -> Evaluation {
-        let outputs = sample(model, evalTasks, temperature: 0.7, topP: 0.9, seed: seed &+ 101)
+    public func evaluate(_ model: GPT, seed: UInt64) throws -> Evaluation {
+        let outputs = try sample(model, evalTasks, temperature: 0.7, topP: 0.9, seed: seed &+ 101)
         var winRate: [String: Double] = [:], stderr: [String: Double] = [:]
         for judge in Critic.judges {
             let scores = zip(evalTasks, zip(outputs, references)).map { judge.preference($0, $1.0, $1.1) }
@@ -256,7 +256,7 @@ public final class ExperimentRunner {
                 ? try rlaifPPO(sftModel, teacher: teacher, critic: Self.critic(criticName), seed: seed, name: name)
                 : try rlaif(sftModel, sampler: sampler, teacher: teacher, critic: Self.critic(criticName), seed: seed, name: name)
         }
-        let evaluation = evaluate(policy, seed: seed)
+        let evaluation = try evaluate(policy, seed: seed)
         let result = ArmResult(arm: arm, family: family.name, seed: seed, evaluation: evaluation,
                                seconds: Date().timeIntervalSince(start), policyPreferredShare: share)
         try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)

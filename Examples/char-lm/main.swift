@@ -61,7 +61,7 @@ struct CharLM: ParsableCommand {
         print("saved \(dir.path)")
 
         let prompt = tokenizer.encode("Shall I")
-        let sample = model.generate(prompts: [prompt],
+        let sample = try model.generate(prompts: [prompt],
                                     options: SamplingOptions(temperature: temperature, maxNewTokens: min(sampleLength, context - prompt.count)),
                                     generator: &rng)
         print("--- sample ---\n" + tokenizer.decode(prompt + sample.tokens[0]))

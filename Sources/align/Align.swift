@@ -109,11 +109,14 @@ struct Generate: ParsableCommand {
             let options = SamplingOptions(temperature: temperature, topK: topK, topP: topP, maxNewTokens: maxNewTokens, eosToken: eos)
             for start in stride(from: 0, to: prompts.count, by: batchSize) {
                 let batch = Array(prompts[start..<min(start + batchSize, prompts.count)])
-                let out = gpt.generate(prompts: batch, options: options, generator: &rng)
+                let out = try gpt.generate(prompts: batch, options: options, generator: &rng)
                 for (tokens, lps) in zip(out.tokens, out.logProbs) {
                     try printJSON(["tokens": tokens, "logprobs": lps.map(Double.init)])
                 }
             }
+        } catch var e as SamplingError {
+            e.model = model
+            fail(e)
         } catch { fail(error) }
     }
 }

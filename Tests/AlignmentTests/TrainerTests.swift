@@ -29,7 +29,7 @@ final class TrainerTests: XCTestCase {
         let first = loop.history.first!.values["loss"]!, last = loop.history.last!.values["loss"]!
         XCTAssertLessThan(last, first * 0.1, "loss \(first) -> \(last)")
         var rng = RandomGenerator(seed: 0)
-        let out = model.generate(prompts: successorTask.map(\.prompt), options: SamplingOptions(temperature: 0, maxNewTokens: 2, eosToken: tok.eosToken),
+        let out = try model.generate(prompts: successorTask.map(\.prompt), options: SamplingOptions(temperature: 0, maxNewTokens: 2, eosToken: tok.eosToken),
                                  generator: &rng)
         let correct = zip(out.tokens, successorTask).filter { $0.0 == $0.1.completion }.count
         XCTAssertGreaterThanOrEqual(correct, 9)

@@ -127,7 +127,7 @@ public final class PPOTrainer {
         while rollout < end {
             // 1. Sample responses.
             let batchPrompts = (0..<config.rolloutBatchSize).map { i in prompts[(rollout * config.rolloutBatchSize + i) % prompts.count] }
-            let generation = policy.generate(prompts: batchPrompts,
+            let generation = try policy.generate(prompts: batchPrompts,
                                              options: SamplingOptions(temperature: config.temperature, maxNewTokens: config.maxNewTokens,
                                                                       eosToken: eosToken),
                                              generator: &generator)

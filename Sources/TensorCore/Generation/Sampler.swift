@@ -39,12 +39,15 @@ extension GPT {
     /// Batched autoregressive sampling with a KV cache: the prompts are fed once, then one token per
     /// step. Prompts may differ in length: shorter ones are fed their remaining prompt tokens while
     /// longer ones are still being read, so no padding or position shifting is needed.
-    public func generate(prompts: [[Int]], options: SamplingOptions, generator: inout RandomGenerator) -> Generation {
-        precondition(!prompts.isEmpty && prompts.allSatisfy { !$0.isEmpty }, "generate: every prompt needs at least one token")
+    ///
+    /// Throws `ConfigurationError` for options or prompts out of range (checked before anything runs,
+    /// see `SamplingOptions.validate(prompts:config:)`) and `SamplingError` when a row of logits is not
+    /// finite.
+    public func generate(prompts: [[Int]], options: SamplingOptions, generator: inout RandomGenerator) throws -> Generation {
+        try options.validate(prompts: prompts, config: config)
         let b = prompts.count
         let lengths = prompts.map(\.count)
-        let total = min(lengths.max()! + options.maxNewTokens, config.contextLength)
-        precondition(lengths.max()! <= config.contextLength, "generate: a prompt of \(lengths.max()!) tokens exceeds the context length \(config.contextLength)")
+        let total = lengths.max()! + options.maxNewTokens
         let wasTraining = isTraining
         eval()
         defer { train(wasTraining) }
@@ -58,7 +61,7 @@ extension GPT {
         var position = common
         let vocab = config.vocabSize
         var scratch = [Float](repeating: 0, count: vocab)
-        withNoGrad {
+        try withNoGrad {
             while !done.allSatisfy({ $0 }) {
                 let logits = self(feed, batch: b, cache: cache)  // [B, T, V]; row r's last position predicts token `position`
                 let t = logits.shape[1]
@@ -69,7 +72,15 @@ extension GPT {
                     if position < lengths[r] { next[r] = prompts[r][position]; continue }
                     if done[r] { next[r] = options.eosToken ?? 0; continue }
                     let row = UnsafeBufferPointer(start: lp + r * vocab, count: vocab)
-                    let (token, logProb) = Sampling.sample(row, options: options, scratch: &scratch, generator: &generator)
+                    let sampled: (Int, Float)
+                    do {
+                        sampled = try Sampling.sample(row, options: options, scratch: &scratch, generator: &generator)
+                    } catch var e as SamplingError {
+                        e.step = tokens[r].count
+                        e.sequence = r
+                        throw e
+                    }
+                    let (token, logProb) = sampled
                     next[r] = token
                     tokens[r].append(token)
                     logProbs[r].append(logProb)
@@ -87,13 +98,16 @@ extension GPT {
 
 /// Temperature, top-k and top-p sampling from one row of logits.
 public enum Sampling {
-    /// Returns the chosen token and its log-probability under softmax(logits / temperature).
+    /// Returns the chosen token and its log-probability under softmax(logits / temperature). Throws
+    /// `SamplingError` when a logit, or a logit divided by the temperature, is not finite; the options
+    /// are expected to be valid (`SamplingOptions.validate`).
     public static func sample(_ logits: UnsafeBufferPointer<Float>, options: SamplingOptions,
-                              scratch: inout [Float], generator: inout RandomGenerator) -> (Int, Float) {
+                              scratch: inout [Float], generator: inout RandomGenerator) throws -> (Int, Float) {
         let n = logits.count
         if scratch.count < n { scratch = [Float](repeating: 0, count: n) }
         let greedy = options.temperature <= 0
         let invT = greedy ? 1 : 1 / options.temperature
+        try checkSamplable(logits, invT: invT, temperature: options.temperature)
         var m = -Float.infinity
         for j in 0..<n { m = max(m, logits[j] * invT) }
         var sum: Double = 0
@@ -122,5 +136,23 @@ public enum Sampling {
         }
         let token = scratch.withUnsafeBufferPointer { generator.nextCategorical(UnsafeBufferPointer(rebasing: $0.prefix(n))) }
         return (token, logits[token] * invT - logZ)
+    }
+
+    /// NaN or +inf logits (or ones the temperature scales to +inf) would reach the categorical draw as
+    /// NaN probabilities. -inf is a masked token, as in transformers' warpers, so long as one token is left.
+    static func checkSamplable(_ logits: UnsafeBufferPointer<Float>, invT: Float, temperature: Float) throws {
+        var anyAboveMinusInfinity = false
+        for j in logits.indices {
+            let logit = logits[j]
+            if logit.isNaN || logit == .infinity {
+                throw SamplingError(reason: "logit of token \(j) is \(logit); the model's weights or activations are not finite")
+            }
+            let scaled = logit * invT
+            if scaled.isNaN || scaled == .infinity {
+                throw SamplingError(reason: "logit \(logit) of token \(j) divided by the temperature \(temperature) overflows")
+            }
+            if scaled > -.infinity { anyAboveMinusInfinity = true }
+        }
+        if !anyAboveMinusInfinity { throw SamplingError(reason: "every logit is -inf: no token can be sampled") }
     }
 }

@@ -4,32 +4,18 @@ extension GPT {
     /// Reads a directory written by transformers' `save_pretrained` for GPT-2 (`config.json` and
     /// `model.safetensors`). Conv1D weights, stored [in, out], are transposed to [out, in]; the tied
     /// `lm_head.weight` may be absent; the attention-mask buffers of older versions are ignored.
+    /// config.json is range-checked and compared with the safetensors header before any tensor or
+    /// parameter is allocated; every problem is a thrown error naming the file and field or tensor.
     public static func loadHuggingFace(directory: URL) throws -> GPT {
         let configURL = directory.appendingPathComponent("config.json")
-        let configData: Data
-        do { configData = try Data(contentsOf: configURL) } catch {
-            throw SafeTensorsError(file: configURL.path, reason: "cannot read: \(error.localizedDescription)")
-        }
-        guard let json = try? JSONSerialization.jsonObject(with: configData) as? [String: Any] else {
-            throw SafeTensorsError(file: configURL.path, reason: "not a JSON object")
-        }
-        func int(_ key: String) throws -> Int {
-            guard let v = json[key] as? NSNumber else { throw SafeTensorsError(file: configURL.path, reason: "missing integer '\(key)'") }
-            return v.intValue
-        }
-        let config = GPTConfig(vocabSize: try int("vocab_size"), contextLength: try int("n_positions"), dModel: try int("n_embd"),
-                               layers: try int("n_layer"), heads: try int("n_head"),
-                               layerNormEps: (json["layer_norm_epsilon"] as? NSNumber)?.floatValue ?? 1e-5,
-                               scalarHead: (json["scalar_head"] as? Bool) ?? false)
-        if let act = json["activation_function"] as? String, act != "gelu_new" && act != "gelu_pytorch_tanh" {
-            throw SafeTensorsError(file: configURL.path, reason: "activation_function '\(act)' is not GPT-2's tanh GELU")
-        }
+        let config = try HuggingFaceGPT2Config.read(configURL)
         let weightsURL = directory.appendingPathComponent("model.safetensors")
-        let contents = try SafeTensors.read(weightsURL)
+        let contents = try SafeTensors.read(weightsURL) { header in
+            try HuggingFaceGPT2Layout.check(header, against: config, configFile: configURL.path, weightsFile: weightsURL.path)
+        }
         var named: [String: Tensor] = [:]
         for (rawName, t) in contents.tensors {
-            var name = rawName
-            if name.hasPrefix("transformer.") { name.removeFirst("transformer.".count) }
+            let name = HuggingFaceGPT2Layout.canonicalName(rawName)
             if name == "lm_head.weight" || name.hasSuffix(".attn.bias") || name.hasSuffix(".attn.masked_bias") { continue }
             let isConv1D = name.hasSuffix(".weight") && [".c_attn.", ".c_proj.", ".c_fc."].contains { name.contains($0) }
             named[name] = isConv1D && t.rank == 2 ? t.T.contiguous() : t

@@ -1,10 +1,19 @@
 import Foundation
 
-/// A safetensors file that cannot be read, or a write that failed; names the file and the problem.
-public struct SafeTensorsError: Error, CustomStringConvertible, Equatable {
+/// A safetensors file that cannot be read, or a write that failed; names the file, the tensor when
+/// one tensor is at fault, and the problem.
+public struct SafeTensorsError: Error, CustomStringConvertible, Equatable, Sendable {
     public let file: String
+    public let tensor: String?
     public let reason: String
-    public var description: String { "\(file): \(reason)" }
+
+    public init(file: String, tensor: String? = nil, reason: String) {
+        self.file = file
+        self.tensor = tensor
+        self.reason = reason
+    }
+
+    public var description: String { tensor.map { "\(file): tensor '\($0)' \(reason)" } ?? "\(file): \(reason)" }
 }
 
 /// Reading and writing the safetensors format used by PyTorch and Hugging Face: an 8-byte
@@ -89,17 +98,45 @@ public enum SafeTensors {
         public var dtypes: [String: String]
     }
 
-    public static func read(_ url: URL) throws -> Contents {
+    /// Where one tensor is in a file, as its header declares it.
+    public struct TensorInfo: Equatable, Sendable {
+        public let dtype: String
+        public let shape: [Int]
+        /// Byte range in the data section.
+        public let begin: Int
+        public let end: Int
+    }
+
+    /// A checked header: every entry's dtype is readable, its shape matches its byte range without
+    /// overflow, and the byte ranges tile the data section.
+    public struct Header: Sendable {
+        public var tensors: [String: TensorInfo]
+        public var metadata: [String: String]
+        /// Offset of the data section in the file.
+        let dataStart: Int
+    }
+
+    /// Reads a file. `checkHeader` sees the checked header before any tensor is allocated, so a caller
+    /// can refuse names or shapes it does not expect without paying for (or overflowing on) the data.
+    public static func read(_ url: URL, checkHeader: (Header) throws -> Void = { _ in }) throws -> Contents {
         let data: Data
         do { data = try Data(contentsOf: url, options: .mappedIfSafe) } catch {
             throw SafeTensorsError(file: url.path, reason: "cannot read: \(error.localizedDescription)")
         }
-        return try decode(data, source: url.path)
+        return try decode(data, source: url.path, checkHeader: checkHeader)
     }
 
     /// Parses safetensors bytes; `source` names the origin in errors.
-    public static func decode(_ data: Data, source: String = "<memory>") throws -> Contents {
+    public static func decode(_ data: Data, source: String = "<memory>", checkHeader: (Header) throws -> Void = { _ in }) throws -> Contents {
+        let header = try decodeHeader(data, source: source)
+        try checkHeader(header)
+        return materialize(data, header)
+    }
+
+    /// Parses and checks the header only.
+    public static func decodeHeader(_ data: Data, source: String = "<memory>") throws -> Header {
         func fail(_ reason: String) -> SafeTensorsError { SafeTensorsError(file: source, reason: reason) }
+        func fail(_ name: String, _ reason: String) -> SafeTensorsError { SafeTensorsError(file: source, tensor: name, reason: reason) }
         guard data.count >= 8 else { throw fail("file is \(data.count) bytes, shorter than the 8-byte header length") }
         let headerLength = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
         guard headerLength <= UInt64(maxHeaderBytes) else { throw fail("header length \(headerLength) exceeds the 100 MB limit") }
@@ -114,8 +151,7 @@ public enum SafeTensors {
         let dataLength = data.count - headerEnd
 
         var metadata: [String: String] = [:]
-        struct Entry { let name: String; let dtype: String; let shape: [Int]; let begin: Int; let end: Int }
-        var entries: [Entry] = []
+        var tensors: [String: TensorInfo] = [:]
         for (name, value) in header {
             if name == "__metadata__" {
                 guard let m = value as? [String: Any] else { throw fail("__metadata__ is not an object") }
@@ -126,58 +162,60 @@ public enum SafeTensors {
                 continue
             }
             guard let info = value as? [String: Any] else { throw fail("entry '\(name)' is not an object") }
-            guard let dtype = info["dtype"] as? String else { throw fail("tensor '\(name)' has no dtype") }
+            guard let dtype = info["dtype"] as? String else { throw fail(name, "has no dtype") }
             guard let shapeAny = info["shape"] as? [Any], let offsetsAny = info["data_offsets"] as? [Any] else {
-                throw fail("tensor '\(name)' lacks shape or data_offsets")
+                throw fail(name, "lacks shape or data_offsets")
             }
-            let shape = try shapeAny.map { v -> Int in
-                guard let n = v as? NSNumber, let i = Int(exactly: n.doubleValue), i >= 0 else {
-                    throw fail("tensor '\(name)' has an invalid shape \(shapeAny)")
-                }
-                return i
-            }
-            let offsets = try offsetsAny.map { v -> Int in
-                guard let n = v as? NSNumber, let i = Int(exactly: n.doubleValue), i >= 0 else {
-                    throw fail("tensor '\(name)' has invalid data_offsets \(offsetsAny)")
-                }
-                return i
-            }
-            guard offsets.count == 2 else { throw fail("tensor '\(name)' has \(offsets.count) data_offsets, not 2") }
+            guard let shape = nonNegativeIntegers(shapeAny) else { throw fail(name, "has an invalid shape \(shapeAny)") }
+            guard let offsets = nonNegativeIntegers(offsetsAny) else { throw fail(name, "has invalid data_offsets \(offsetsAny)") }
+            guard offsets.count == 2 else { throw fail(name, "has \(offsets.count) data_offsets, not 2") }
             guard let size = dtypeSizes[dtype] else {
-                if otherDtypes.contains(dtype) { throw fail("tensor '\(name)' has dtype \(dtype), which this reader does not load (F32, F16, BF16 only)") }
-                throw fail("tensor '\(name)' has unknown dtype '\(dtype)'")
+                if otherDtypes.contains(dtype) { throw fail(name, "has dtype \(dtype), which this reader does not load (F32, F16, BF16 only)") }
+                throw fail(name, "has unknown dtype '\(dtype)'")
             }
             let (begin, end) = (offsets[0], offsets[1])
-            guard begin <= end else { throw fail("tensor '\(name)' has reversed data_offsets [\(begin), \(end)]") }
+            guard begin <= end else { throw fail(name, "has reversed data_offsets [\(begin), \(end)]") }
             guard end <= dataLength else {
-                throw fail("tensor '\(name)' data_offsets [\(begin), \(end)] run past the \(dataLength)-byte data section")
+                throw fail(name, "data_offsets [\(begin), \(end)] run past the \(dataLength)-byte data section")
             }
-            var elements = 1
-            for d in shape {
-                let (p, overflow) = elements.multipliedReportingOverflow(by: d)
-                guard !overflow else { throw fail("tensor '\(name)' shape \(shape) overflows") }
-                elements = p
-            }
+            // Strides multiply the non-zero dimensions, so those must not overflow even when the count is 0.
+            guard let elements = Shape.checkedCount(shape) else { throw fail(name, "shape \(shape) overflows") }
             let (bytes, overflow) = elements.multipliedReportingOverflow(by: size)
-            guard !overflow && bytes == end - begin else {
-                throw fail("tensor '\(name)' has \(end - begin) bytes but \(dtype) x \(shape) needs \(elements * size)")
+            guard !overflow else { throw fail(name, "shape \(shape) overflows as \(dtype) bytes") }
+            guard bytes == end - begin else {
+                throw fail(name, "has \(end - begin) bytes but \(dtype) x \(shape) needs \(bytes)")
             }
-            entries.append(Entry(name: name, dtype: dtype, shape: shape, begin: begin, end: end))
+            tensors[name] = TensorInfo(dtype: dtype, shape: shape, begin: begin, end: end)
         }
         // Tensors must tile the data section: no overlaps, no gaps.
         var cursor = 0
-        for e in entries.sorted(by: { ($0.begin, $0.end) < ($1.begin, $1.end) }) {
-            if e.begin < cursor { throw fail("tensor '\(e.name)' overlaps the previous tensor's data (offset \(e.begin) < \(cursor))") }
-            if e.begin > cursor { throw fail("gap in the data section before tensor '\(e.name)' (offset \(e.begin), expected \(cursor))") }
+        for (name, e) in tensors.sorted(by: { ($0.value.begin, $0.value.end, $0.key) < ($1.value.begin, $1.value.end, $1.key) }) {
+            if e.begin < cursor { throw fail(name, "overlaps the previous tensor's data (offset \(e.begin) < \(cursor))") }
+            if e.begin > cursor { throw fail("gap in the data section before tensor '\(name)' (offset \(e.begin), expected \(cursor))") }
             cursor = e.end
         }
         if cursor != dataLength { throw fail("data section has \(dataLength - cursor) trailing bytes not covered by any tensor") }
+        return Header(tensors: tensors, metadata: metadata, dataStart: headerEnd)
+    }
 
+    /// JSON numbers that are integers >= 0 (not booleans, not 1.5); nil if any is not.
+    static func nonNegativeIntegers(_ values: [Any]) -> [Int]? {
+        var out: [Int] = []
+        out.reserveCapacity(values.count)
+        for v in values {
+            guard let i = JSONValue.integer(v), i >= 0 else { return nil }
+            out.append(i)
+        }
+        return out
+    }
+
+    /// Copies each tensor of a checked header out of `data`, upcasting to Float32.
+    static func materialize(_ data: Data, _ header: Header) -> Contents {
         var tensors: [String: Tensor] = [:]
         var dtypes: [String: String] = [:]
         data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
-            let base = raw.baseAddress! + headerEnd
-            for e in entries {
+            let base = raw.baseAddress! + header.dataStart
+            for (name, e) in header.tensors {
                 let t = Tensor.zeros(e.shape)
                 let n = t.count, p = t.pointer
                 let src = base + e.begin
@@ -193,11 +231,11 @@ public enum SafeTensors {
                         p[i] = Float(bitPattern: UInt32(UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) << 16)
                     }
                 }
-                tensors[e.name] = t
-                dtypes[e.name] = e.dtype
+                tensors[name] = t
+                dtypes[name] = e.dtype
             }
         }
-        return Contents(tensors: tensors, metadata: metadata, dtypes: dtypes)
+        return Contents(tensors: tensors, metadata: header.metadata, dtypes: dtypes)
     }
 }
 

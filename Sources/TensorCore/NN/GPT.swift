@@ -16,7 +16,7 @@ public struct GPTConfig: Codable, Equatable, Sendable {
 
     public init(vocabSize: Int, contextLength: Int, dModel: Int, layers: Int, heads: Int,
                 layerNormEps: Float = 1e-5, dropout: Float = 0, scalarHead: Bool = false) {
-        precondition(dModel % heads == 0, "GPTConfig: d_model \(dModel) is not divisible by heads \(heads)")
+        precondition(heads > 0 && dModel % heads == 0, "GPTConfig: d_model \(dModel) is not divisible by heads \(heads)")
         self.vocabSize = vocabSize
         self.contextLength = contextLength
         self.dModel = dModel

@@ -2,6 +2,19 @@
 public enum Shape {
     @inlinable public static func count(_ shape: [Int]) -> Int { shape.reduce(1, *) }
 
+    /// The element count, or nil when a dimension is negative or the count or the contiguous strides
+    /// (products of the non-zero dimensions) overflow `Int`: for shapes that come from files.
+    public static func checkedCount(_ shape: [Int]) -> Int? {
+        var strideProduct = 1
+        for d in shape {
+            guard d >= 0 else { return nil }
+            let (p, overflow) = strideProduct.multipliedReportingOverflow(by: max(d, 1))
+            if overflow { return nil }
+            strideProduct = p
+        }
+        return shape.contains(0) ? 0 : strideProduct
+    }
+
     public static func contiguousStrides(_ shape: [Int]) -> [Int] {
         var strides = [Int](repeating: 1, count: shape.count)
         var s = 1

@@ -64,7 +64,7 @@ final class GenerateState {
     /// `train-bench --generate` does.
     func generate() -> Int {
         let prompts = (0..<Self.batch).map { _ in [Int(rng.next() % UInt64(vocab))] }
-        let out = model.generate(prompts: prompts, options: options, generator: &rng)
+        let out = try! model.generate(prompts: prompts, options: options, generator: &rng)
         return out.tokens.count
     }
 }
