@@ -1,0 +1,135 @@
+/// Bad invocations of every command-line program. Each must end with an error naming `names`,
+/// a non-zero exit and no signal, and must write no checkpoint.
+enum HostileCases {
+    static let sftData = ["--data", "$DIR/sft.jsonl", "--output", "$OUT"]
+    static let prefData = ["--data", "$DIR/prefs.jsonl", "--output", "$OUT"]
+
+    static func sft(_ arguments: [String], names: String) -> HostileCase { HostileCase("align", ["sft"] + sftData + arguments, names: names) }
+    static func dpo(_ arguments: [String], names: String) -> HostileCase { HostileCase("align", ["dpo"] + prefData + arguments, names: names) }
+    static func ppo(_ arguments: [String], names: String) -> HostileCase {
+        HostileCase("align", ["ppo", "--model", "$BASE", "--reward-model", "$RM", "--prompts", "$DIR/prompts.jsonl", "--output", "$OUT"] + arguments,
+                    names: names)
+    }
+    static func generate(_ arguments: [String], names: String) -> HostileCase {
+        HostileCase("align", ["generate", "--model", "$BASE", "--input", "$DIR/ids.jsonl"] + arguments, names: names)
+    }
+
+    static let training: [HostileCase] = [
+        sft(["--heads", "3"], names: "--heads"),
+        sft(["--heads", "0"], names: "--heads"),
+        sft(["--d-model", "0"], names: "--d-model"),
+        sft(["--layers", "0"], names: "--layers"),
+        sft(["--context", "0"], names: "--context"),
+        sft(["--context", "1"], names: "--context"),
+        sft(["--context", "9223372036854775807"], names: "--context"),
+        sft(["--d-model", "1000000"], names: "--d-model"),
+        sft(["--save-every", "0"], names: "--save-every"),
+        sft(["--eval-every", "0"], names: "--eval-every"),
+        sft(["--max-prompt-length", "48", "--max-length", "48"], names: "--max-prompt-length"),
+        sft(["--max-prompt-length", "0"], names: "--max-prompt-length"),
+        sft(["--max-length", "1"], names: "--max-length"),
+        sft(["--max-length", "300"], names: "--max-length"),
+        sft(["--max-prompt-length", "300"], names: "--max-prompt-length"),
+        sft(["--model", "$BASE", "--max-length", "256"], names: "--max-length"),
+        sft(["--model", "$BASE", "--max-prompt-length", "64"], names: "--max-prompt-length"),
+        sft(["--batch-size", "0"], names: "--batch-size"),
+        sft(["--batch-size", "8", "--grad-accum", "3"], names: "--grad-accum"),
+        sft(["--grad-accum", "0"], names: "--grad-accum"),
+        sft(["--epochs", "0"], names: "--epochs"),
+        sft(["--epochs", "9223372036854775807"], names: "--epochs"),
+        sft(["--lr=nan"], names: "--lr"),
+        sft(["--lr", "0"], names: "--lr"),
+        sft(["--lr=-1"], names: "--lr"),
+        sft(["--lr", "inf"], names: "--lr"),
+        sft(["--weight-decay=-0.1"], names: "--weight-decay"),
+        sft(["--max-grad-norm=nan"], names: "--max-grad-norm"),
+        sft(["--warmup=-1"], names: "--warmup"),
+        sft(["--optimizer", "adamx"], names: "--optimizer"),
+        sft(["--schedule", "exponential"], names: "--schedule"),
+        sft(["--loss-reduction", "mean"], names: "--loss-reduction"),
+        sft(["--batch-size", "16", "--d-model", "16", "--heads", "2", "--layers", "1"], names: "--batch-size"),
+        sft(["--eval-data", "$DIR/missing.jsonl"], names: "missing.jsonl"),
+        HostileCase("align", ["sft", "--data", "$DIR/missing.jsonl", "--output", "$OUT"], names: "missing.jsonl"),
+        HostileCase("align", ["reward", "--heads", "3"] + prefData, names: "--heads"),
+        dpo(["--model", "$BASE", "--beta=nan"], names: "--beta"),
+        dpo(["--model", "$BASE", "--beta", "0"], names: "--beta"),
+        dpo(["--model", "$BASE", "--label-smoothing", "0.5"], names: "--label-smoothing"),
+        dpo(["--model", "$BASE", "--label-smoothing=-0.1"], names: "--label-smoothing"),
+        dpo(["--model", "$BASE", "--simpo-gamma=nan"], names: "--simpo-gamma"),
+        dpo(["--model", "$BASE", "--loss-type", "dpo"], names: "--loss-type"),
+        dpo(["--loss-type", "sigmoid"], names: "--model"),
+        dpo(["--model", "$BASE", "--reference", "$SHORT", "--batch-size", "2"], names: "--reference"),
+    ]
+
+    static let ppo: [HostileCase] = [
+        ppo(["--lr=nan"], names: "--lr"),
+        ppo(["--kl-coef=nan"], names: "--kl-coef"),
+        ppo(["--kl-coef=-1"], names: "--kl-coef"),
+        ppo(["--target-kl", "0"], names: "--target-kl"),
+        ppo(["--max-new-tokens", "1000"], names: "--max-new-tokens"),
+        ppo(["--max-new-tokens", "0"], names: "--max-new-tokens"),
+        ppo(["--max-prompt-length", "60"], names: "--max-prompt-length"),
+        ppo(["--max-prompt-length", "0"], names: "--max-prompt-length"),
+        ppo(["--gamma", "1.5"], names: "--gamma"),
+        ppo(["--lambda=-0.1"], names: "--lambda"),
+        ppo(["--clip-range", "0"], names: "--clip-range"),
+        ppo(["--clip-range-value=nan"], names: "--clip-range-value"),
+        ppo(["--vf-coef=-1"], names: "--vf-coef"),
+        ppo(["--temperature", "0"], names: "--temperature"),
+        ppo(["--temperature", "1e-30"], names: "--temperature"),
+        ppo(["--mini-batch", "3"], names: "--mini-batch"),
+        ppo(["--mini-batch", "0"], names: "--mini-batch"),
+        ppo(["--rollouts", "0"], names: "--rollouts"),
+        ppo(["--rollout-batch", "9223372036854775807"], names: "--rollout-batch"),
+        ppo(["--ppo-epochs", "0"], names: "--ppo-epochs"),
+        ppo(["--save-every", "0"], names: "--save-every"),
+        ppo(["--kl-estimator", "k4"], names: "--kl-estimator"),
+        HostileCase("align", ["ppo", "--model", "$BASE", "--reward-model", "$BASE", "--prompts", "$DIR/prompts.jsonl", "--output", "$OUT"],
+                    names: "--reward-model"),
+    ]
+
+    static let inference: [HostileCase] = [
+        generate(["--eos", "1000"], names: "--eos"),
+        generate(["--eos=-1"], names: "--eos"),
+        generate(["--max-new-tokens", "1000"], names: "--max-new-tokens"),
+        generate(["--max-new-tokens", "0"], names: "--max-new-tokens"),
+        generate(["--temperature=-1"], names: "--temperature"),
+        generate(["--temperature=nan"], names: "--temperature"),
+        generate(["--temperature", "1e-30"], names: "--temperature"),
+        generate(["--top-p", "0"], names: "--top-p"),
+        generate(["--top-p", "1.5"], names: "--top-p"),
+        generate(["--top-k", "0"], names: "--top-k"),
+        generate(["--batch-size", "0"], names: "--batch-size"),
+        HostileCase("align", ["generate", "--model", "$BASE", "--input", "$DIR/long-ids.jsonl"], names: "--max-new-tokens"),
+        HostileCase("align", ["score", "--model", "$DIR/nowhere", "--input", "$DIR/ids.jsonl"], names: "nowhere"),
+    ]
+
+    static let examples: [HostileCase] = [
+        HostileCase("tiny-train", ["--every", "0"], names: "--every"),
+        HostileCase("tiny-train", ["--hidden", "0"], names: "--hidden"),
+        HostileCase("tiny-train", ["--points", "0"], names: "--points"),
+        HostileCase("tiny-train", ["--lr=nan"], names: "--lr"),
+        HostileCase("char-lm", ["--heads", "5", "--out", "$OUT"], names: "--heads"),
+        HostileCase("char-lm", ["--context", "1", "--out", "$OUT"], names: "--context"),
+        HostileCase("char-lm", ["--steps", "0", "--out", "$OUT"], names: "--steps"),
+        HostileCase("char-lm", ["--temperature=nan", "--out", "$OUT"], names: "--temperature"),
+        HostileCase("char-lm", ["--text", "$DIR/missing.txt", "--out", "$OUT"], names: "--text"),
+        HostileCase("char-lm", ["--text", "$DIR/sonnet.txt", "--context", "1000", "--out", "$OUT"], names: "--context"),
+        HostileCase("train-bench", ["--steps", "0"], names: "--steps"),
+        HostileCase("train-bench", ["--vocab", "0"], names: "--vocab"),
+        HostileCase("train-bench", ["--heads", "3"], names: "--heads"),
+        HostileCase("train-bench", ["--threads", "0"], names: "--threads"),
+        HostileCase("matmul-bench", ["--threads", "0"], names: "--threads"),
+        HostileCase("matmul-bench", ["--threads", "1,x"], names: "--threads"),
+        HostileCase("matmul-bench", ["--seconds", "inf"], names: "--seconds"),
+        HostileCase("rlaif-bandit", ["--beta", "0", "--output", "$OUT"], names: "--beta"),
+        HostileCase("rlaif-bandit", ["--sft-steps", "0", "--output", "$OUT"], names: "--sft-steps"),
+        HostileCase("sft-vs-rlaif", ["--preset", "huge", "--output", "$OUT"], names: "--preset"),
+        HostileCase("sft-vs-rlaif", ["--figure", "6", "--output", "$OUT"], names: "--figure"),
+        HostileCase("sft-vs-rlaif", ["--pairs", "both", "--output", "$OUT"], names: "--pairs"),
+        HostileCase("sft-vs-rlaif", ["--evaluation-set", "train", "--output", "$OUT"], names: "--evaluation-set"),
+        HostileCase("sft-vs-rlaif", ["--dpo-beta=nan", "--output", "$OUT"], names: "--dpo-beta"),
+        HostileCase("sft-vs-rlaif", ["--sft-steps", "0", "--output", "$OUT"], names: "--sft-steps"),
+        HostileCase("sft-vs-rlaif", ["--name", "", "--output", "$OUT"], names: "--name"),
+    ]
+}
