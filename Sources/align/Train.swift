@@ -333,6 +333,7 @@ struct PPOCommand: ParsableCommand {
             let maxPromptLength = try promptLength(policy: sft, reward: rm)
             let tokenizer = ByteTokenizer()
             let promptIDs = try JSONL.prompts(at: prompts).map { Array(tokenizer.encode($0).suffix(maxPromptLength)) }
+            guard !promptIDs.isEmpty else { throw ConfigurationError("--prompts", "\(prompts) holds no prompts") }
             var c = PPOConfig()
             c.rollouts = rollouts; c.rolloutBatchSize = rolloutBatch; c.miniBatchSize = miniBatch; c.ppoEpochs = ppoEpochs
             c.learningRate = lr; c.klCoef = klCoef; c.targetKL = targetKl; c.klEstimator = klEstimator; c.clipRange = clipRange

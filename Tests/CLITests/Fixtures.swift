@@ -29,7 +29,7 @@ final class Fixtures: @unchecked Sendable {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try write("sft.jsonl", (0..<4).map { #"{"prompt": "question \#($0): ", "completion": "answer \#($0)"}"# })
         try write("prefs.jsonl", (0..<4).map { #"{"prompt": "q\#($0) ", "chosen": "good \#($0)", "rejected": "bad"}"# })
-        try write("one.jsonl", [#"{"prompt": "q ", "completion": "a"}"#])
+        try Data().write(to: directory.appendingPathComponent("empty.jsonl"))
         let long = String(repeating: "a long prompt ", count: 30)
         try write("prompts.jsonl", [#"{"prompt": "hello"}"#, #"{"prompt": "\#(long)"}"#])
         // CRLF line ends and a byte-order mark, as Windows editors write them.

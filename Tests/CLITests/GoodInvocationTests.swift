@@ -52,13 +52,20 @@ final class GoodInvocationTests: XCTestCase {
     }
 
     func testHelpListsEnumValuesAndRanges() throws {
-        let sft = try succeed("align", ["sft", "--help"]).stdout
+        let sft = try help("align", "sft")
         for text in ["adamw, adam, rmsprop, sgd", "constant, linear, cosine", "sequence_sum, token_mean", "dividing --d-model"] {
             XCTAssertTrue(sft.contains(text), "align sft --help lacks \(text)")
         }
-        XCTAssertTrue(try succeed("align", ["dpo", "--help"]).stdout.contains("sigmoid, conservative, ipo"))
-        XCTAssertTrue(try succeed("align", ["ppo", "--help"]).stdout.contains("k1, k2, k3"))
-        XCTAssertTrue(try succeed("sft-vs-rlaif", ["--help"]).stdout.contains("quick, default, full"))
+        XCTAssertTrue(try help("align", "dpo").contains("values: sigmoid, conservative, ipo"))
+        XCTAssertTrue(try help("align", "ppo").contains("values: k1, k2, k3"))
+        XCTAssertTrue(try help("align", "generate").contains("in (0, 1]"))
+        XCTAssertTrue(try help("sft-vs-rlaif").contains("values: quick, default, full"))
+    }
+
+    /// --help of `executable` with line wrapping undone.
+    func help(_ executable: String, _ subcommand: String...) throws -> String {
+        let text = try succeed(executable, subcommand + ["--help"]).stdout
+        return text.split(whereSeparator: \.isWhitespace).joined(separator: " ")
     }
 
     func testTinyTrainAndTrainBench() throws {

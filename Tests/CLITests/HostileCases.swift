@@ -49,6 +49,8 @@ enum HostileCases {
         sft(["--loss-reduction", "mean"], names: "--loss-reduction"),
         sft(["--batch-size", "16", "--d-model", "16", "--heads", "2", "--layers", "1"], names: "--batch-size"),
         sft(["--eval-data", "$DIR/missing.jsonl"], names: "missing.jsonl"),
+        sft(["--eval-data", "$DIR/empty.jsonl", "--d-model", "16", "--heads", "2", "--layers", "1", "--batch-size", "2"], names: "--eval-data"),
+        HostileCase("align", ["sft", "--data", "$DIR/empty.jsonl", "--output", "$OUT"], names: "--batch-size"),
         HostileCase("align", ["sft", "--data", "$DIR/missing.jsonl", "--output", "$OUT"], names: "missing.jsonl"),
         HostileCase("align", ["reward", "--heads", "3"] + prefData, names: "--heads"),
         dpo(["--model", "$BASE", "--beta=nan"], names: "--beta"),
@@ -84,6 +86,8 @@ enum HostileCases {
         ppo(["--ppo-epochs", "0"], names: "--ppo-epochs"),
         ppo(["--save-every", "0"], names: "--save-every"),
         ppo(["--kl-estimator", "k4"], names: "--kl-estimator"),
+        HostileCase("align", ["ppo", "--model", "$BASE", "--reward-model", "$RM", "--prompts", "$DIR/empty.jsonl", "--output", "$OUT"],
+                    names: "--prompts"),
         HostileCase("align", ["ppo", "--model", "$BASE", "--reward-model", "$BASE", "--prompts", "$DIR/prompts.jsonl", "--output", "$OUT"],
                     names: "--reward-model"),
     ]
