@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 
 /// Small data files and tiny checkpoints made once by the real `align`, shared by every test.
-final class Fixtures: @unchecked Sendable {
+final class Fixtures: Sendable {
     let directory: URL
 
     var base: String { path("base/checkpoint") }  // SFT model, context 64, no scalar head
