@@ -59,6 +59,9 @@ let package = Package(
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"], path: "Tests/TensorCoreTests", exclude: ["Fixtures"]),
         .testTarget(name: "RLAIFLabTests", dependencies: ["RLAIFLab", "TensorCore"], path: "Tests/RLAIFLabTests"),
         .testTarget(name: "AlignmentTests", dependencies: ["Alignment", "TensorCore"], path: "Tests/AlignmentTests", exclude: ["Fixtures"]),
+        // Runs the built executables as subprocesses; depending on them makes `swift test` build them.
+        .testTarget(name: "CLITests", dependencies: ["align", "tiny-train", "char-lm", "train-bench", "matmul-bench", "rlaif-bandit", "sft-vs-rlaif"],
+                    path: "Tests/CLITests"),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -10,10 +10,24 @@ struct MatmulBench: ParsableCommand {
         commandName: "matmul-bench",
         abstract: "Compare Tensor.matmul with raw cblas_sgemm: square sizes, transposes, transformer shapes, batched attention.")
 
-    @Option(help: "Thread counts to measure (comma-separated).") var threads = "1,2"
-    @Option(help: "Minimum seconds of timing per case and contender.") var seconds = 0.3
+    @Option(help: "Thread counts to measure (comma-separated, each 1...256).") var threads = "1,2"
+    @Option(help: "Minimum seconds of timing per case and contender (finite, > 0).") var seconds = 0.3
     @Flag(help: "Print one JSON object per line instead of a table.") var json = false
     @Flag(help: "Only square sizes (quick).") var quick = false
+
+    func validate() throws {
+        _ = try parsedThreadCounts()
+        guard seconds.isFinite && seconds > 0 else { throw ValidationError("--seconds must be finite and > 0, got \(seconds)") }
+    }
+
+    /// --threads as numbers, refusing anything but a comma-separated list of counts in 1...256.
+    func parsedThreadCounts() throws -> [Int] {
+        let counts = threads.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !counts.isEmpty, counts.allSatisfy({ $0.map { (1...256).contains($0) } ?? false }) else {
+            throw ValidationError("--threads must be a comma-separated list of thread counts in 1...256, got '\(threads)'")
+        }
+        return counts.compactMap { $0 }
+    }
 
     struct Case {
         var m, n, k: Int
@@ -54,7 +68,7 @@ struct MatmulBench: ParsableCommand {
     }
 
     func run() throws {
-        let threadCounts = threads.split(separator: ",").compactMap { Int($0) }
+        let threadCounts = try parsedThreadCounts()
         if !json { print("case            m     n     k  tA tB batch thr  tensor GF/s  cblas GF/s  ratio") }
         var rng = RandomGenerator(seed: 0)
         for c in cases() {

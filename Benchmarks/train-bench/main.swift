@@ -10,14 +10,30 @@ struct TrainBench: ParsableCommand {
         commandName: "train-bench",
         abstract: "Median time of GPT-2 training steps (forward + backward + AdamW) on random tokens, or KV-cache sampling speed.")
 
-    @Option(help: "Vocabulary size.") var vocab = 64
-    @Option(help: "Model width.") var dModel = 128
-    @Option(help: "Transformer blocks.") var layers = 4
-    @Option(help: "Attention heads.") var heads = 4
-    @Option(help: "Sequence length.") var seq = 64
-    @Option(help: "Sequences per batch.") var batch = 32
-    @Option(help: "Timed steps (after 2 warm-up steps).") var steps = 10
-    @Option(help: "Threads for TensorCore and OpenBLAS (default: all cores).") var threads: Int?
+    @Option(help: "Vocabulary size (1...1000000).") var vocab = 64
+    @Option(help: "Model width (1...8192, a multiple of --heads).") var dModel = 128
+    @Option(help: "Transformer blocks (1...256).") var layers = 4
+    @Option(help: "Attention heads (>= 1, dividing --d-model).") var heads = 4
+    @Option(help: "Sequence length (1...8192).") var seq = 64
+    @Option(help: "Sequences per batch (1...4096).") var batch = 32
+    @Option(help: "Timed steps, after 2 warm-up steps (>= 1).") var steps = 10
+    @Option(help: "Threads for TensorCore and OpenBLAS (1...256; default: all cores).") var threads: Int?
+
+    func validate() throws {
+        guard (1...1_000_000).contains(vocab) else { throw ValidationError("--vocab must be in 1...1000000, got \(vocab)") }
+        guard (1...8192).contains(dModel) else { throw ValidationError("--d-model must be in 1...8192, got \(dModel)") }
+        guard (1...256).contains(layers) else { throw ValidationError("--layers must be in 1...256, got \(layers)") }
+        guard heads >= 1 && dModel % heads == 0 else { throw ValidationError("--heads must be >= 1 and divide --d-model \(dModel), got \(heads)") }
+        guard (1...8192).contains(seq) else { throw ValidationError("--seq must be in 1...8192, got \(seq)") }
+        guard (1...4096).contains(batch) else { throw ValidationError("--batch must be in 1...4096, got \(batch)") }
+        let d = Double(dModel)
+        let parameters = Double(layers) * 12 * d * d + (Double(vocab) + Double(seq)) * d
+        guard parameters <= Double(1 << 31) else {
+            throw ValidationError("--vocab, --d-model, --layers, --seq: a model of \(String(format: "%.3g", parameters)) parameters exceeds the \(1 << 31) allowed")
+        }
+        guard steps >= 1 else { throw ValidationError("--steps must be >= 1, got \(steps)") }
+        if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be in 1...256, got \(threads)") }
+    }
     @Flag(help: "Measure KV-cache generation (batch x seq new tokens from a 1-token prompt) instead of training.") var generate = false
     @Flag(help: "Print one JSON object instead of text.") var json = false
 

@@ -13,9 +13,15 @@ struct RLAIFBandit: ParsableCommand {
     @Flag(help: "Print {\"student\", \"teacher\", \"sft\", \"rlaif\"}: each policy's expected true reward, as JSON.") var json = false
     @Option(help: "Directory for bandit.svg, reward.svg and bandit.json.") var output = "results/bandit"
     @Option(help: "Random seed for the samples.") var seed: UInt64 = 0
-    @Option(help: "β of the RLAIF policy π_S·exp(r̂/β).") var beta: Float = 0.1
-    @Option(help: "Steps of the reward model's full-batch SGD.") var rewardSteps = 7_500
-    @Option(help: "Steps of SFT's full-batch SGD.") var sftSteps = 15_000
+    @Option(help: "β of the RLAIF policy π_S·exp(r̂/β) (finite, > 0).") var beta: Float = 0.1
+    @Option(help: "Steps of the reward model's full-batch SGD (>= 1).") var rewardSteps = 7_500
+    @Option(help: "Steps of SFT's full-batch SGD (>= 1).") var sftSteps = 15_000
+
+    func validate() throws {
+        guard beta.isFinite && beta > 0 else { throw ValidationError("--beta must be finite and > 0, got \(beta)") }
+        guard rewardSteps >= 1 else { throw ValidationError("--reward-steps must be >= 1, got \(rewardSteps)") }
+        guard sftSteps >= 1 else { throw ValidationError("--sft-steps must be >= 1, got \(sftSteps)") }
+    }
 
     func run() throws {
         var config = BanditConfig()
@@ -24,6 +30,10 @@ struct RLAIFBandit: ParsableCommand {
         config.rewardSteps = rewardSteps
         config.sftSteps = sftSteps
         let result = Bandit.run(config) { line in if !json { FileHandle.standardError.write(Data((line + "\n").utf8)) } }
+        // exp(r̂/β) overflows Double for a small enough β.
+        guard result.rlaif.allSatisfy(\.isFinite) else {
+            throw ValidationError("--beta \(beta) is too small: exp(r̂/β) overflows; the learned rewards reach \(result.learnedReward.map { abs($0) }.max() ?? 0)")
+        }
         let dir = URL(fileURLWithPath: output)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let actions = (0..<config.actions).map(Double.init)

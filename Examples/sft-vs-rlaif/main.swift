@@ -17,39 +17,42 @@ struct SFTvsRLAIF: ParsableCommand {
         """)
 
     @Option(help: "quick (one base family, under 2 minutes), default (two families, one seed) or full (three seeds, 1,500 SFT steps, 400 evaluation prompts, and the teacher x critic sweep).")
-    var preset = "default"
+    var preset: PresetName = .default
     @Option(help: "Run one figure only: 1, 2 (the main comparison), 3 (SFT data scaling), 4 (Claude-like teacher and critic), 5 (strong teacher 10% + RLAIF), 7 (Figure 5 with the Claude-like teacher and critic), 8 (RLAIF by PPO beside DPO), 9 (Table 1: DPO on pairs sampled from each base family) or 10 (teacher x critic strength sweep; in the full preset). Default: the preset's figures (quick: 2 and 5; default and full: all). Figure 6 is `rlaif-bandit`.")
-    var figure: Int?
+    var figure: Figure?
     @Option(help: "Results directory.") var output = "results"
-    @Option(help: "Override the preset's DPO learning rate (RMSprop).") var dpoLearningRate: Float?
-    @Option(help: "Override the preset's DPO β.") var dpoBeta: Float?
-    @Option(help: "Override the preset's SFT steps per arm.") var sftSteps: Int?
-    @Option(help: "Override the preset's SFT epochs (when set, SFT runs this many epochs over each arm's data instead of a fixed number of steps).")
+    @Option(help: "Override the preset's DPO learning rate (RMSprop; finite, > 0).") var dpoLearningRate: Float?
+    @Option(help: "Override the preset's DPO β (finite, > 0).") var dpoBeta: Float?
+    @Option(help: "Override the preset's SFT steps per arm (1...1000000).") var sftSteps: Int?
+    @Option(help: "Override the preset's SFT epochs (1...10000; when set, SFT runs this many epochs over each arm's data instead of a fixed number of steps).")
     var sftEpochs: Int?
     @Option(help: "Feedback pairs: a policy sample against the teacher's completion (teacher, the paper's) or against a second policy sample (policy).")
-    var pairs = "teacher"
+    var pairs: PairsAgainst = .teacher
     @Option(help: "Held-out prompts to evaluate on: test (the reported numbers) or validation (another draw, for choosing a shared hyperparameter such as --dpo-learning-rate without looking at the test prompts).")
-    var evaluationSet = "test"
-    @Option(name: .customLong("name"), help: "Run name: results go to <output>/<name> (default: the preset's name).") var runName: String?
+    var evaluationSet: EvaluationSet = .test
+    @Option(name: .customLong("name"), help: "Run name, without '/': results go to <output>/<name> (default: the preset's name).") var runName: String?
 
     func validate() throws {
-        guard Preset.named(preset) != nil else { throw ValidationError("--preset must be quick, default or full") }
-        guard ["teacher", "policy"].contains(pairs) else { throw ValidationError("--pairs must be teacher or policy") }
-        guard EvaluationSet(rawValue: evaluationSet) != nil else { throw ValidationError("--evaluation-set must be test or validation") }
-        if let sftSteps, sftSteps < 1 { throw ValidationError("--sft-steps must be at least 1") }
-        if let sftEpochs, sftEpochs < 1 { throw ValidationError("--sft-epochs must be at least 1") }
+        if let dpoLearningRate, !(dpoLearningRate.isFinite && dpoLearningRate > 0) {
+            throw ValidationError("--dpo-learning-rate must be finite and > 0, got \(dpoLearningRate)")
+        }
+        if let dpoBeta, !(dpoBeta.isFinite && dpoBeta > 0) { throw ValidationError("--dpo-beta must be finite and > 0, got \(dpoBeta)") }
+        if let sftSteps, !(1...1_000_000).contains(sftSteps) { throw ValidationError("--sft-steps must be in 1...1000000, got \(sftSteps)") }
+        if let sftEpochs, !(1...10_000).contains(sftEpochs) { throw ValidationError("--sft-epochs must be in 1...10000, got \(sftEpochs)") }
         if sftSteps != nil && sftEpochs != nil { throw ValidationError("--sft-steps and --sft-epochs exclude each other: SFT runs either a fixed number of steps or of epochs") }
-        if let figure, ![1, 2, 3, 4, 5, 7, 8, 9, 10].contains(figure) { throw ValidationError("--figure must be 1-5 or 7-10 (Figure 6 is `rlaif-bandit`)") }
+        if let runName, runName.isEmpty || runName.contains("/") || runName == "." || runName == ".." {
+            throw ValidationError("--name must be a directory name without '/', got '\(runName)'")
+        }
     }
 
     func run() throws {
-        var p = Preset.named(preset)!
+        var p = preset.preset
         if let dpoLearningRate { p.dpoLearningRate = dpoLearningRate }
         if let dpoBeta { p.dpoBeta = dpoBeta }
         if let sftSteps { p.sftSteps = sftSteps }
         if let sftEpochs { p.sftEpochs = sftEpochs }
-        p.pairsAgainst = pairs
-        p.evaluationSet = EvaluationSet(rawValue: evaluationSet)!
+        p.pairsAgainst = pairs.rawValue
+        p.evaluationSet = evaluationSet
         let dir = URL(fileURLWithPath: output).appendingPathComponent(runName ?? p.name)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         // Cached pieces are only valid for the settings that made them.
@@ -68,7 +71,7 @@ struct SFTvsRLAIF: ParsableCommand {
         runner.log = { line in
             FileHandle.standardError.write(Data(String(format: "[%5.0f s] %@\n", Date().timeIntervalSince(start), line).utf8))
         }
-        let figures = figure.map { [$0] } ?? p.figures
+        let figures = figure.map { [$0.rawValue] } ?? p.figures
         var arms: [Arm] = []
         for n in figures { for arm in Arm.figure(n, families: p.families.map(\.name)) where !arms.contains(arm) { arms.append(arm) } }
         var results: [ArmResult] = []
@@ -92,3 +95,28 @@ struct SFTvsRLAIF: ParsableCommand {
         print(String(format: "wrote %@ in %.0f s", dir.path, Date().timeIntervalSince(start)))
     }
 }
+
+/// The presets `Preset.named` knows.
+enum PresetName: String, CaseIterable, ExpressibleByArgument {
+    case quick, `default`, full
+
+    var preset: Preset {
+        switch self {
+        case .quick: return .quick
+        case .default: return .standard
+        case .full: return .full
+        }
+    }
+}
+
+/// Figures the runner draws; Figure 6 is `rlaif-bandit`.
+enum Figure: Int, CaseIterable, ExpressibleByArgument {
+    case one = 1, two, three, four, five, seven = 7, eight, nine, ten
+}
+
+/// What the policy's sample is paired against (`Preset.pairsAgainst`).
+enum PairsAgainst: String, CaseIterable, ExpressibleByArgument {
+    case teacher, policy
+}
+
+extension EvaluationSet: ExpressibleByArgument {}

@@ -9,12 +9,20 @@ struct TinyTrain: ParsableCommand {
         commandName: "tiny-train",
         abstract: "Train a tiny MLP on two interleaved spirals and print the loss falling.")
 
-    @Option(help: "Training steps.") var steps = 300
-    @Option(help: "Hidden width of the MLP.") var hidden = 64
-    @Option(help: "Points per spiral arm.") var points = 200
-    @Option(help: "SGD learning rate.") var lr: Float = 0.5
+    @Option(help: "Training steps (>= 1).") var steps = 300
+    @Option(help: "Hidden width of the MLP (1...4096).") var hidden = 64
+    @Option(help: "Points per spiral arm (1...100000).") var points = 200
+    @Option(help: "SGD learning rate (finite, > 0).") var lr: Float = 0.5
     @Option(help: "Random seed for data and initialisation.") var seed: UInt64 = 0
-    @Option(help: "Print the loss every N steps.") var every = 25
+    @Option(help: "Print the loss every N >= 1 steps.") var every = 25
+
+    func validate() throws {
+        guard steps >= 1 else { throw ValidationError("--steps must be >= 1, got \(steps)") }
+        guard (1...4096).contains(hidden) else { throw ValidationError("--hidden must be in 1...4096, got \(hidden)") }
+        guard (1...100_000).contains(points) else { throw ValidationError("--points must be in 1...100000, got \(points)") }
+        guard lr.isFinite && lr > 0 else { throw ValidationError("--lr must be finite and > 0, got \(lr)") }
+        guard every >= 1 else { throw ValidationError("--every must be >= 1, got \(every)") }
+    }
 
     func run() throws {
         var rng = RandomGenerator(seed: seed)

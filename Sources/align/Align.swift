@@ -16,11 +16,14 @@ struct CLIError: Error, CustomStringConvertible {
 }
 
 /// Reads a JSONL file of `{"input_ids": [...]}` objects, naming file and line on bad input.
+/// Accepts CRLF line ends and a UTF-8 byte-order mark.
 func readInputIDs(_ path: String) throws -> [[Int]] {
-    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw CLIError(description: "\(path): cannot read file") }
+    guard var text = try? String(contentsOfFile: path, encoding: .utf8) else { throw CLIError(description: "\(path): cannot read file") }
+    if text.hasPrefix("\u{FEFF}") { text.removeFirst() }
     var rows: [[Int]] = []
-    for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-        let trimmed = line.trimmingCharacters(in: .whitespaces)
+    // Split on the scalar, not the Character: "\r\n" is one Character and would not match "\n".
+    for (i, line) in text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        let trimmed = String(line).trimmingCharacters(in: .whitespacesAndNewlines)
         if trimmed.isEmpty { continue }
         guard let object = try? JSONSerialization.jsonObject(with: Data(trimmed.utf8)) as? [String: Any] else {
             throw CLIError(description: "\(path):\(i + 1): not a JSON object")
@@ -85,26 +88,41 @@ struct Generate: ParsableCommand {
 
     @Option(help: "Checkpoint directory with config.json and model.safetensors.") var model: String
     @Option(help: "JSONL file of prompts, one {\"input_ids\": [...]} per line.") var input: String
-    @Option(help: "Maximum number of new tokens per prompt.") var maxNewTokens = 32
-    @Option(help: "Sampling temperature; 0 decodes greedily.") var temperature: Float = 1
-    @Option(help: "Keep only the k most likely tokens (default: all).") var topK: Int?
-    @Option(help: "Nucleus sampling: keep the most likely tokens up to this total probability.") var topP: Float = 1
-    @Option(help: "Stop a sequence after this token id (default: none).") var eos: Int?
+    @Option(help: "Maximum number of new tokens per prompt (>= 1; each prompt + --max-new-tokens must fit the model's context).")
+    var maxNewTokens = 32
+    @Option(help: "Sampling temperature: 0 decodes greedily, else finite and >= 0.001.") var temperature: Float = 1
+    @Option(help: "Keep only the k >= 1 most likely tokens (default: all).") var topK: Int?
+    @Option(help: "Nucleus sampling: keep the most likely tokens up to this total probability, in (0, 1].") var topP: Float = 1
+    @Option(help: "Stop a sequence after this token id, within the model's vocabulary (default: none).") var eos: Int?
     @Option(help: "Random seed.") var seed: UInt64 = 0
-    @Option(help: "Prompts sampled together in one batch.") var batchSize = 8
+    @Option(help: "Prompts sampled together in one batch (>= 1).") var batchSize = 8
 
     func validate() throws {
-        guard temperature >= 0 else { throw ValidationError("--temperature must be >= 0, got \(temperature)") }
-        guard topP > 0 && topP <= 1 else { throw ValidationError("--top-p must be in (0, 1], got \(topP)") }
-        guard batchSize > 0 else { throw ValidationError("--batch-size must be positive") }
-        if let topK, topK <= 0 { throw ValidationError("--top-k must be positive, got \(topK)") }
+        try validatingOptions {
+            try Validate.positive(maxNewTokens, "--max-new-tokens")
+            guard temperature == 0 || (temperature.isFinite && temperature >= minimumTemperature) else {
+                throw ConfigurationError("--temperature", "must be 0 (greedy) or finite and >= \(minimumTemperature), got \(temperature)")
+            }
+            if let topK { try Validate.positive(topK, "--top-k") }
+            try Validate.inRange(topP, 0, 1, "--top-p", includeLower: false)
+            if let eos { try Validate.nonNegative(eos, "--eos") }
+            try Validate.positive(batchSize, "--batch-size")
+        }
     }
 
     func run() throws {
         do {
             let gpt = try loadModel(model)
+            if let eos, eos >= gpt.config.vocabSize {
+                throw ConfigurationError("--eos", "must be a token id in 0..<\(gpt.config.vocabSize) (the vocabulary of --model \(model)), got \(eos)")
+            }
             let prompts = try readInputIDs(input)
-            for (i, p) in prompts.enumerated() { try checkIDs(p, gpt, line: i + 1, path: input) }
+            for (i, p) in prompts.enumerated() {
+                try checkIDs(p, gpt, line: i + 1, path: input)
+                guard p.count + maxNewTokens <= gpt.config.contextLength else {
+                    throw CLIError(description: "\(input):\(i + 1): \(p.count) prompt tokens + --max-new-tokens \(maxNewTokens) exceed the context \(gpt.config.contextLength) of --model \(model)")
+                }
+            }
             var rng = RandomGenerator(seed: seed)
             let options = SamplingOptions(temperature: temperature, topK: topK, topP: topP, maxNewTokens: maxNewTokens, eosToken: eos)
             for start in stride(from: 0, to: prompts.count, by: batchSize) {

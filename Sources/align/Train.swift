@@ -7,33 +7,66 @@ import TensorCore
 struct TrainingOptions: ParsableArguments {
     @Option(help: "Output directory: metrics.jsonl and checkpoint/ (resumed automatically if present).") var output: String
     @Option(help: "Starting checkpoint (config.json + model.safetensors). Without it a new byte-level model is built.") var model: String?
-    @Option(help: "New model: width.") var dModel = 128
-    @Option(help: "New model: transformer blocks.") var layers = 4
-    @Option(help: "New model: attention heads.") var heads = 4
-    @Option(help: "New model: context length in tokens.") var context = 256
-    @Option(help: "Examples per optimizer step.") var batchSize = 8
-    @Option(help: "Micro-batches per optimizer step (gradient accumulation).") var gradAccum = 1
-    @Option(help: "Passes over the data.") var epochs = 1
-    @Option(help: "Peak learning rate.") var lr: Float = 5e-5
-    @Option(help: "Optimizer: adamw, adam, rmsprop or sgd (PyTorch defaults).") var optimizer = "adamw"
-    @Option(help: "Weight decay.") var weightDecay: Float = 0
-    @Option(help: "Learning-rate schedule: constant, linear or cosine.") var schedule = "constant"
-    @Option(help: "Linear warmup steps.") var warmup = 0
-    @Option(help: "Global gradient-norm clip (0 disables).") var maxGradNorm: Float = 1
-    @Option(help: "Maximum prompt + completion tokens; longer examples are truncated.") var maxLength = 256
-    @Option(help: "Maximum prompt tokens; longer prompts lose their beginning.") var maxPromptLength = 128
-    @Option(help: "Save a resumable checkpoint every N steps (default: only at the end).") var saveEvery: Int?
+    @Option(help: "New model: width (>= 1, a multiple of --heads; the model may have at most 2^31 parameters).") var dModel = 128
+    @Option(help: "New model: transformer blocks (>= 1).") var layers = 4
+    @Option(help: "New model: attention heads (>= 1, dividing --d-model).") var heads = 4
+    @Option(help: "New model: context length in tokens (>= 2).") var context = 256
+    @Option(help: "Examples per optimizer step (>= 1, a multiple of --grad-accum).") var batchSize = 8
+    @Option(help: "Micro-batches per optimizer step (gradient accumulation; >= 1, dividing --batch-size).") var gradAccum = 1
+    @Option(help: "Passes over the data (1...1000000).") var epochs = 1
+    @Option(help: "Peak learning rate (finite, > 0).") var lr: Float = 5e-5
+    @Option(help: "Optimizer (PyTorch defaults).") var optimizer: OptimizerKind = .adamw
+    @Option(help: "Weight decay (finite, >= 0).") var weightDecay: Float = 0
+    @Option(help: "Learning-rate schedule: linear decays to 0, cosine to 10%.") var schedule: ScheduleKind = .constant
+    @Option(help: "Linear warmup steps (>= 0).") var warmup = 0
+    @Option(help: "Global gradient-norm clip (finite, >= 0; 0 disables).") var maxGradNorm: Float = 1
+    @Option(help: "Maximum prompt + completion tokens; longer examples are truncated. 2 ... the model's context (default: the model's context: a loaded --model's, else --context).")
+    var maxLength: Int?
+    @Option(help: "Maximum prompt tokens; longer prompts lose their beginning. 1 ... --max-length - 1 (default: half of --max-length).")
+    var maxPromptLength: Int?
+    @Option(help: "Save a resumable checkpoint every N >= 1 steps (default: only at the end).") var saveEvery: Int?
     @Option(help: "Held-out JSONL in the training format; its loss and metrics are logged as eval/*.") var evalData: String?
-    @Option(help: "Evaluate on --eval-data every N steps (default: 50).") var evalEvery = 50
+    @Option(help: "Evaluate on --eval-data every N >= 1 steps.") var evalEvery = 50
     @Option(help: "Seed for data order and initialisation.") var seed: UInt64 = 0
+
+    static let maximumEpochs = 1_000_000
+
+    func validate() throws {
+        try validatingOptions {
+            try Validate.positive(dModel, "--d-model")
+            try Validate.positive(layers, "--layers")
+            try Validate.positive(heads, "--heads")
+            guard dModel % heads == 0 else { throw ConfigurationError("--heads", "must divide --d-model \(dModel), got \(heads)") }
+            guard context >= 2 else { throw ConfigurationError("--context", "must be >= 2 (a prompt and a completion token), got \(context)") }
+            try checkNewModelSize(vocab: ByteTokenizer().vocabSize, context: context, dModel: dModel, layers: layers)
+            try Validate.positive(batchSize, "--batch-size")
+            try Validate.positive(gradAccum, "--grad-accum")
+            guard batchSize % gradAccum == 0 else {
+                throw ConfigurationError("--grad-accum", "must divide --batch-size \(batchSize), got \(gradAccum)")
+            }
+            try Validate.inRange(epochs, 1...Self.maximumEpochs, "--epochs")
+            try Validate.positive(lr, "--lr")
+            try Validate.nonNegative(weightDecay, "--weight-decay")
+            try Validate.nonNegative(warmup, "--warmup")
+            try Validate.nonNegative(maxGradNorm, "--max-grad-norm")
+            if let maxLength, maxLength < 2 {
+                throw ConfigurationError("--max-length", "must be >= 2 (a prompt and a completion token), got \(maxLength)")
+            }
+            if let maxPromptLength { try Validate.positive(maxPromptLength, "--max-prompt-length") }
+            if let maxLength, let maxPromptLength, maxPromptLength >= maxLength {
+                throw ConfigurationError("--max-prompt-length", "must be < --max-length \(maxLength), got \(maxPromptLength)")
+            }
+            if let saveEvery { try Validate.positive(saveEvery, "--save-every") }
+            try Validate.positive(evalEvery, "--eval-every")
+        }
+    }
 
     func trainerConfig() throws -> TrainerConfig {
         var c = TrainerConfig()
         c.learningRate = lr
-        guard let kind = OptimizerKind(rawValue: optimizer) else { throw ValidationError("--optimizer must be one of adamw, adam, rmsprop, sgd") }
-        c.optimizer = kind
+        c.optimizer = optimizer
         c.weightDecay = weightDecay
-        c.schedule = schedule
+        c.schedule = schedule.rawValue
         c.warmupSteps = warmup
         c.epochs = epochs
         c.batchSize = batchSize
@@ -46,8 +79,27 @@ struct TrainingOptions: ParsableArguments {
         return c
     }
 
-    var tokenization: Tokenization {
-        Tokenization(tokenizer: ByteTokenizer(), policy: TruncationPolicy(maxLength: maxLength, maxPromptLength: maxPromptLength))
+    /// Truncation to --max-length and --max-prompt-length, defaulted and checked against `model`'s context.
+    func tokenization(for model: GPT) throws -> Tokenization {
+        let context = model.config.contextLength
+        let contextSource = self.model.map { "the context \(context) of --model \($0)" } ?? "--context \(context)"
+        let length = maxLength ?? context
+        guard length <= context else { throw ConfigurationError("--max-length", "must be <= \(contextSource), got \(length)") }
+        guard length >= 2 else { throw ConfigurationError("--model", "context \(context) leaves no room for a prompt and a completion token") }
+        let promptLength = maxPromptLength ?? length / 2
+        guard promptLength < length else {
+            let lengthSource = maxLength == nil ? "\(length) (\(contextSource))" : "\(length)"
+            throw ConfigurationError("--max-prompt-length", "must be < --max-length \(lengthSource), got \(promptLength)")
+        }
+        return Tokenization(tokenizer: ByteTokenizer(), policy: TruncationPolicy(maxLength: length, maxPromptLength: promptLength))
+    }
+
+    /// Refuses training data (or --eval-data) too small to use, before anything is written.
+    func checkExamples(_ count: Int, report: DataReport, data: String, evaluation: Int) throws {
+        guard count >= batchSize else {
+            throw CLIError(description: "\(data): \(count) usable examples (\(report)) are fewer than one batch (--batch-size \(batchSize))")
+        }
+        if let evalData, evaluation == 0 { throw CLIError(description: "\(evalData) (--eval-data): no usable examples") }
     }
 
     /// The starting model: loaded (with a scalar head added if asked and missing) or newly built.
@@ -58,7 +110,7 @@ struct TrainingOptions: ParsableArguments {
         }
         let loaded = try GPT.loadHuggingFace(directory: URL(fileURLWithPath: model))
         guard loaded.config.vocabSize == ByteTokenizer().vocabSize else {
-            throw CLIError(description: "\(model): vocabulary \(loaded.config.vocabSize) is not the byte tokenizer's 258")
+            throw ConfigurationError("--model", "\(model): vocabulary \(loaded.config.vocabSize) is not the byte tokenizer's 258")
         }
         if loaded.config.scalarHead == scalarHead { return loaded }
         var config = loaded.config
@@ -94,22 +146,22 @@ struct SFT: ParsableCommand {
     @OptionGroup var options: TrainingOptions
     @Option(help: "Training data, one {\"prompt\", \"completion\"} per line.") var data: String
     @Option(help: "Loss reduction: sequence_sum (per-sequence sum averaged over the batch, the paper's) or token_mean.")
-    var lossReduction = "sequence_sum"
+    var lossReduction: SFTLossReduction = .sequenceSum
 
     func run() throws {
         do {
-            guard let reduction = SFTLossReduction(rawValue: lossReduction) else { throw ValidationError("--loss-reduction: sequence_sum or token_mean") }
+            let model = try options.loadOrBuild(scalarHead: false)
             var report = DataReport()
-            let t = options.tokenization
+            let t = try options.tokenization(for: model)
             let pairs = try JSONL.sftExamples(at: data).compactMap { t.pair(prompt: $0.prompt, completion: $0.completion, report: &report) }
             var evalReport = DataReport()
             let held = try options.evalData.map { path in
                 try JSONL.sftExamples(at: path).compactMap { t.pair(prompt: $0.prompt, completion: $0.completion, report: &evalReport) }
             } ?? []
-            let model = try options.loadOrBuild(scalarHead: false)
-            try options.run(SFTStage(model: model, padToken: ByteTokenizer().padToken, reduction: reduction), pairs, report: report,
+            try options.checkExamples(pairs.count, report: report, data: data, evaluation: held.count)
+            try options.run(SFTStage(model: model, padToken: ByteTokenizer().padToken, reduction: lossReduction), pairs, report: report,
                             evaluation: held)
-        } catch let e as ValidationError { throw e } catch { fail(error) }
+        } catch { fail(error) }
     }
 }
 
@@ -121,9 +173,11 @@ struct Reward: ParsableCommand {
 
     func run() throws {
         do {
-            let (pairs, report) = try tokenizePreferences(data, options.tokenization)
-            let held = try options.evalData.map { try tokenizePreferences($0, options.tokenization).0 } ?? []
             let model = try options.loadOrBuild(scalarHead: true)
+            let t = try options.tokenization(for: model)
+            let (pairs, report) = try tokenizePreferences(data, t)
+            let held = try options.evalData.map { try tokenizePreferences($0, t).0 } ?? []
+            try options.checkExamples(pairs.count, report: report, data: data, evaluation: held.count)
             try options.run(RewardStage(model: model, padToken: ByteTokenizer().padToken), pairs, report: report, evaluation: held)
         } catch { fail(error) }
     }
@@ -134,27 +188,36 @@ struct DPO: ParsableCommand {
         abstract: "Direct preference optimisation (and its family) on {\"prompt\", \"chosen\", \"rejected\"} JSONL.")
     @OptionGroup var options: TrainingOptions
     @Option(help: "Preference data, one {\"prompt\", \"chosen\", \"rejected\"} per line.") var data: String
-    @Option(help: "β: strength of the KL constraint to the reference.") var beta: Float = 0.1
-    @Option(help: "Loss: \(PreferenceLossType.allCases.map(\.rawValue).joined(separator: ", ")).") var lossType = "sigmoid"
-    @Option(help: "ε for conservative and robust DPO (label smoothing).") var labelSmoothing: Float = 0
-    @Option(help: "γ for SimPO.") var simpoGamma: Float = 0.5
-    @Option(help: "Reference checkpoint (default: the starting --model).") var reference: String?
+    @Option(help: "β: strength of the KL constraint to the reference (finite, > 0).") var beta: Float = 0.1
+    @Option(help: "Loss (reference_free, simpo and orpo need no reference).") var lossType: PreferenceLossType = .sigmoid
+    @Option(help: "ε for conservative and robust DPO (label smoothing), in [0, 0.5).") var labelSmoothing: Float = 0
+    @Option(help: "γ for SimPO (finite, >= 0).") var simpoGamma: Float = 0.5
+    @Option(help: "Reference checkpoint (default: the starting --model); its context must hold --max-length.") var reference: String?
     @Flag(help: "Compute reference log-probs once before training instead of on the fly.") var precomputeReference = false
+
+    func validate() throws {
+        try validatingOptions {
+            try Validate.positive(beta, "--beta")
+            try Validate.inRange(labelSmoothing, 0, 0.5, "--label-smoothing", includeUpper: false)
+            try Validate.nonNegative(simpoGamma, "--simpo-gamma")
+        }
+        guard options.model != nil || !lossType.needsReference || reference != nil else {
+            throw ValidationError("--model (the SFT checkpoint) is required for --loss-type \(lossType.rawValue): it is also the reference")
+        }
+    }
 
     func run() throws {
         do {
-            guard let type = PreferenceLossType(rawValue: lossType) else { throw ValidationError("--loss-type: unknown '\(lossType)'") }
-            guard options.model != nil || !type.needsReference || reference != nil else {
-                throw ValidationError("--model (the SFT checkpoint) is required: it is also the reference")
-            }
-            let (pairs, report) = try tokenizePreferences(data, options.tokenization)
-            let held = try options.evalData.map { try tokenizePreferences($0, options.tokenization).0 } ?? []
             let policy = try options.loadOrBuild(scalarHead: false)
-            let ref = try reference.map { try GPT.loadHuggingFace(directory: URL(fileURLWithPath: $0)).frozenCopy() } ?? policy.frozenCopy()
-            let loss = PreferenceLossConfig(type: type, beta: beta, labelSmoothing: labelSmoothing, simpoGamma: simpoGamma)
+            let t = try options.tokenization(for: policy)
+            let (pairs, report) = try tokenizePreferences(data, t)
+            let held = try options.evalData.map { try tokenizePreferences($0, t).0 } ?? []
+            try options.checkExamples(pairs.count, report: report, data: data, evaluation: held.count)
+            let ref = try reference.map { try loadReference($0, maxLength: t.policy.maxLength) } ?? policy.frozenCopy()
+            let loss = PreferenceLossConfig(type: lossType, beta: beta, labelSmoothing: labelSmoothing, simpoGamma: simpoGamma)
             let stage = DPOStage(model: policy, reference: ref, padToken: ByteTokenizer().padToken, loss: loss)
             if precomputeReference {
-                let micro = options.batchSize / max(options.gradAccum, 1)
+                let micro = options.batchSize / options.gradAccum
                 let filled = stage.precomputeReference(pairs, batchSize: micro)
                 let heldFilled = stage.precomputeReference(held, batchSize: micro)
                 try options.run(DPOStage(model: policy, reference: nil, padToken: ByteTokenizer().padToken, loss: loss), filled, report: report,
@@ -162,7 +225,19 @@ struct DPO: ParsableCommand {
             } else {
                 try options.run(stage, pairs, report: report, evaluation: held)
             }
-        } catch let e as ValidationError { throw e } catch { fail(error) }
+        } catch { fail(error) }
+    }
+
+    /// The frozen --reference, refused when it cannot score the byte-tokenized examples.
+    func loadReference(_ path: String, maxLength: Int) throws -> GPT {
+        let ref = try GPT.loadHuggingFace(directory: URL(fileURLWithPath: path))
+        guard ref.config.vocabSize == ByteTokenizer().vocabSize else {
+            throw ConfigurationError("--reference", "\(path): vocabulary \(ref.config.vocabSize) is not the byte tokenizer's 258")
+        }
+        guard ref.config.contextLength >= maxLength else {
+            throw ConfigurationError("--reference", "\(path): context \(ref.config.contextLength) is shorter than --max-length \(maxLength)")
+        }
+        return ref.frozenCopy()
     }
 }
 
@@ -174,40 +249,94 @@ struct PPOCommand: ParsableCommand {
     @Option(help: "Reward model checkpoint (trained with `align reward`).") var rewardModel: String
     @Option(help: "Prompts, one {\"prompt\"} per line.") var prompts: String
     @Option(help: "Output directory: metrics.jsonl and checkpoint/ (the policy with its value head; resumed automatically).") var output: String
-    @Option(help: "Save a resumable checkpoint every N rollouts (default: only at the end).") var saveEvery: Int?
-    @Option(help: "Rollouts (each samples --rollout-batch prompts).") var rollouts = 20
-    @Option(help: "Prompts per rollout.") var rolloutBatch = 16
-    @Option(help: "Sequences per gradient step.") var miniBatch = 4
-    @Option(help: "Passes over each rollout.") var ppoEpochs = 4
-    @Option(help: "Learning rate (AdamW).") var lr: Float = 1e-5
-    @Option(help: "Initial KL coefficient.") var klCoef: Float = 0.05
-    @Option(help: "Adaptive KL target per sequence (default: fixed coefficient).") var targetKl: Float?
-    @Option(help: "KL estimator: k1, k2 or k3.") var klEstimator = "k1"
-    @Option(help: "Policy ratio clip range.") var clipRange: Float = 0.2
-    @Option(help: "Value clip range.") var clipRangeValue: Float = 0.2
-    @Option(help: "Value loss coefficient.") var vfCoef: Float = 0.1
-    @Option(help: "GAE γ.") var gamma: Float = 1
-    @Option(help: "GAE λ.") var lambda: Float = 0.95
-    @Option(help: "Sampling temperature (log-probs are recomputed at it).") var temperature: Float = 1
-    @Option(help: "Maximum response tokens.") var maxNewTokens = 32
-    @Option(help: "Maximum prompt tokens (longer prompts lose their beginning).") var maxPromptLength = 128
+    @Option(help: "Save a resumable checkpoint every N >= 1 rollouts (default: only at the end).") var saveEvery: Int?
+    @Option(help: "Rollouts, each sampling --rollout-batch prompts (1...1000000).") var rollouts = 20
+    @Option(help: "Prompts per rollout (1...1000000, a multiple of --mini-batch).") var rolloutBatch = 16
+    @Option(help: "Sequences per gradient step (>= 1, dividing --rollout-batch).") var miniBatch = 4
+    @Option(help: "Passes over each rollout (1...1000000).") var ppoEpochs = 4
+    @Option(help: "Learning rate (AdamW; finite, > 0).") var lr: Float = 1e-5
+    @Option(help: "Initial KL coefficient (finite, >= 0).") var klCoef: Float = 0.05
+    @Option(help: "Adaptive KL target per sequence (finite, > 0; default: fixed coefficient).") var targetKl: Float?
+    @Option(help: "KL estimator.") var klEstimator: KLEstimator = .k1
+    @Option(help: "Policy ratio clip range (finite, > 0).") var clipRange: Float = 0.2
+    @Option(help: "Value clip range (finite, > 0).") var clipRangeValue: Float = 0.2
+    @Option(help: "Value loss coefficient (finite, >= 0).") var vfCoef: Float = 0.1
+    @Option(help: "GAE γ, in [0, 1].") var gamma: Float = 1
+    @Option(help: "GAE λ, in [0, 1].") var lambda: Float = 0.95
+    @Option(help: "Sampling temperature (finite, >= 0.001; log-probs are recomputed at it).") var temperature: Float = 1
+    @Option(help: "Maximum response tokens (>= 1; --max-prompt-length + --max-new-tokens must fit the policy's and the reward model's context).")
+    var maxNewTokens = 32
+    @Option(help: "Maximum prompt tokens; longer prompts lose their beginning (>= 1; default: 128, less if the context needs it).")
+    var maxPromptLength: Int?
     @Option(help: "Random seed.") var seed: UInt64 = 0
+
+    static let maximumCount = 1_000_000
+
+    func validate() throws {
+        try validatingOptions {
+            if let saveEvery { try Validate.positive(saveEvery, "--save-every") }
+            try Validate.inRange(rollouts, 1...Self.maximumCount, "--rollouts")
+            try Validate.inRange(rolloutBatch, 1...Self.maximumCount, "--rollout-batch")
+            try Validate.positive(miniBatch, "--mini-batch")
+            guard rolloutBatch % miniBatch == 0 else {
+                throw ConfigurationError("--mini-batch", "must divide --rollout-batch \(rolloutBatch), got \(miniBatch)")
+            }
+            try Validate.inRange(ppoEpochs, 1...Self.maximumCount, "--ppo-epochs")
+            try Validate.positive(lr, "--lr")
+            try Validate.nonNegative(klCoef, "--kl-coef")
+            if let targetKl { try Validate.positive(targetKl, "--target-kl") }
+            try Validate.positive(clipRange, "--clip-range")
+            try Validate.positive(clipRangeValue, "--clip-range-value")
+            try Validate.nonNegative(vfCoef, "--vf-coef")
+            try Validate.inRange(gamma, 0, 1, "--gamma")
+            try Validate.inRange(lambda, 0, 1, "--lambda")
+            guard temperature.isFinite && temperature >= minimumTemperature else {
+                throw ConfigurationError("--temperature", "must be finite and >= \(minimumTemperature), got \(temperature)")
+            }
+            try Validate.positive(maxNewTokens, "--max-new-tokens")
+            if let maxPromptLength { try Validate.positive(maxPromptLength, "--max-prompt-length") }
+        }
+    }
+
+    /// --max-prompt-length, defaulted and checked so that prompt + response fit both models' context.
+    func promptLength(policy: GPT, reward: GPT) throws -> Int {
+        let (context, source) = policy.config.contextLength <= reward.config.contextLength
+            ? (policy.config.contextLength, "--model \(model)") : (reward.config.contextLength, "--reward-model \(rewardModel)")
+        guard maxNewTokens < context else {
+            throw ConfigurationError("--max-new-tokens", "must be < the context \(context) of \(source) (room for a prompt token), got \(maxNewTokens)")
+        }
+        let length = maxPromptLength ?? min(128, context - maxNewTokens)
+        guard length + maxNewTokens <= context else {
+            throw ConfigurationError("--max-prompt-length", "plus --max-new-tokens \(maxNewTokens) must be <= the context \(context) of \(source), got \(length)")
+        }
+        return length
+    }
+
+    /// A checkpoint the byte tokenizer can drive, named by its option when it is not.
+    func load(_ path: String, option: String) throws -> GPT {
+        let gpt = try GPT.loadHuggingFace(directory: URL(fileURLWithPath: path))
+        guard gpt.config.vocabSize == ByteTokenizer().vocabSize else {
+            throw ConfigurationError(option, "\(path): vocabulary \(gpt.config.vocabSize) is not the byte tokenizer's 258")
+        }
+        return gpt
+    }
 
     func run() throws {
         do {
-            guard let estimator = KLEstimator(rawValue: klEstimator) else { throw ValidationError("--kl-estimator: k1, k2 or k3") }
-            let sft = try GPT.loadHuggingFace(directory: URL(fileURLWithPath: model))
+            let sft = try load(model, option: "--model")
             var withValue = sft.config
             withValue.scalarHead = true
             let policy = GPT(withValue, seed: seed)
             policy.copyParameters(from: sft, skippingMissing: true)
-            let rm = try GPT.loadHuggingFace(directory: URL(fileURLWithPath: rewardModel))
-            guard rm.config.scalarHead else { throw CLIError(description: "\(rewardModel): not a reward model (no scalar head)") }
+            let rm = try load(rewardModel, option: "--reward-model")
+            guard rm.config.scalarHead else { throw ConfigurationError("--reward-model", "\(rewardModel): not a reward model (no scalar head)") }
+            let maxPromptLength = try promptLength(policy: sft, reward: rm)
             let tokenizer = ByteTokenizer()
             let promptIDs = try JSONL.prompts(at: prompts).map { Array(tokenizer.encode($0).suffix(maxPromptLength)) }
+            guard !promptIDs.isEmpty else { throw ConfigurationError("--prompts", "\(prompts) holds no prompts") }
             var c = PPOConfig()
             c.rollouts = rollouts; c.rolloutBatchSize = rolloutBatch; c.miniBatchSize = miniBatch; c.ppoEpochs = ppoEpochs
-            c.learningRate = lr; c.klCoef = klCoef; c.targetKL = targetKl; c.klEstimator = estimator; c.clipRange = clipRange
+            c.learningRate = lr; c.klCoef = klCoef; c.targetKL = targetKl; c.klEstimator = klEstimator; c.clipRange = clipRange
             c.clipRangeValue = clipRangeValue; c.valueCoef = vfCoef; c.gamma = gamma; c.lambda = lambda
             c.temperature = temperature; c.maxNewTokens = maxNewTokens; c.seed = seed
             let trainer = try PPOTrainer(policy: policy, reference: sft.frozenCopy(), reward: .model(rm), prompts: promptIDs, config: c,
@@ -218,6 +347,6 @@ struct PPOCommand: ParsableCommand {
             trainer.showProgress = true
             try trainer.train()
             print("checkpoint: \(output)/checkpoint")
-        } catch let e as ValidationError { throw e } catch { fail(error) }
+        } catch { fail(error) }
     }
 }

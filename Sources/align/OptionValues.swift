@@ -1,0 +1,46 @@
+import Alignment
+import ArgumentParser
+import Foundation
+import TensorCore
+
+// Enum-valued options parse through ArgumentParser, so --help lists the values and a bad value is
+// a usage error naming the option.
+extension OptimizerKind: ExpressibleByArgument {}
+extension PreferenceLossType: ExpressibleByArgument {}
+extension KLEstimator: ExpressibleByArgument {}
+extension SFTLossReduction: ExpressibleByArgument {
+    public static var allValueStrings: [String] { [SFTLossReduction.sequenceSum, .tokenMean].map(\.rawValue) }
+}
+
+/// The learning-rate schedules `TrainerConfig.schedule` accepts, by the same names.
+enum ScheduleKind: String, CaseIterable, ExpressibleByArgument {
+    case constant, linear, cosine
+}
+
+/// Runs option checks written with `Validate`, reporting a failure as ArgumentParser's usage error.
+func validatingOptions(_ checks: () throws -> Void) throws {
+    do { try checks() } catch let error as ConfigurationError { throw ValidationError(error.description) }
+}
+
+/// Sampling temperatures below this make `logits / temperature` overflow to infinity.
+let minimumTemperature: Float = 1e-3
+
+/// Largest model `align` builds from --d-model, --layers and --context, in parameters (8 GB of
+/// float32 weights, 32 GB with AdamW's state and gradients).
+let maximumNewModelParameters = 1 << 31
+
+/// GPT-2 parameter count of a new model, in Double so that no size overflows it.
+func gptParameterCount(vocab: Int, context: Int, dModel: Int, layers: Int) -> Double {
+    let d = Double(dModel)
+    // Per block: qkv 3d²+3d, projection d²+d, MLP 8d²+5d, two layer norms 4d; then embeddings and the final norm.
+    return Double(layers) * (12 * d * d + 13 * d) + (Double(vocab) + Double(context)) * d + 2 * d
+}
+
+/// Refuses a new model too large to allocate, naming the options that size it.
+func checkNewModelSize(vocab: Int, context: Int, dModel: Int, layers: Int) throws {
+    let count = gptParameterCount(vocab: vocab, context: context, dModel: dModel, layers: layers)
+    guard count <= Double(maximumNewModelParameters) else {
+        throw ConfigurationError("--d-model, --layers, --context",
+                                 "a model of \(String(format: "%.3g", count)) parameters exceeds the \(maximumNewModelParameters) allowed")
+    }
+}
