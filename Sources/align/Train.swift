@@ -190,7 +190,7 @@ struct DPO: ParsableCommand {
     @Option(help: "Preference data, one {\"prompt\", \"chosen\", \"rejected\"} per line.") var data: String
     @Option(help: "β: strength of the KL constraint to the reference (finite, > 0).") var beta: Float = 0.1
     @Option(help: "Loss (reference_free, simpo and orpo need no reference).") var lossType: PreferenceLossType = .sigmoid
-    @Option(help: "ε for conservative and robust DPO (label smoothing), in [0, 0.5).") var labelSmoothing: Float = 0
+    @Option(help: "ε, label smoothing, in [0, 0.5): conservative DPO (also sigmoid with ε > 0, as TRL), robust DPO, SimPO; must be 0 for hinge, ipo and orpo.") var labelSmoothing: Float = 0
     @Option(help: "γ for SimPO (finite, >= 0).") var simpoGamma: Float = 0.5
     @Option(help: "Reference checkpoint (default: the starting --model); its context must hold --max-length.") var reference: String?
     @Flag(help: "Compute reference log-probs once before training instead of on the fly.") var precomputeReference = false
@@ -200,6 +200,9 @@ struct DPO: ParsableCommand {
             try Validate.positive(beta, "--beta")
             try Validate.inRange(labelSmoothing, 0, 0.5, "--label-smoothing", includeUpper: false)
             try Validate.nonNegative(simpoGamma, "--simpo-gamma")
+            if labelSmoothing != 0 && !lossType.usesLabelSmoothing {
+                throw ConfigurationError("--label-smoothing", "must be 0 for --loss-type \(lossType.rawValue), which does not use it, got \(labelSmoothing)")
+            }
         }
         guard options.model != nil || !lossType.needsReference || reference != nil else {
             throw ValidationError("--model (the SFT checkpoint) is required for --loss-type \(lossType.rawValue): it is also the reference")

@@ -40,6 +40,18 @@ final class Fixtures: Sendable {
         try make("sft", Fixtures.tinyModel + ["--context", "64", "--data", path("sft.jsonl"), "--output", path("base")])
         try make("reward", ["--model", base, "--batch-size", "2", "--data", path("prefs.jsonl"), "--output", path("rm")])
         try make("sft", Fixtures.tinyModel + ["--context", "16", "--data", path("sft.jsonl"), "--output", path("short")])
+        try copyBase(to: "bad-heads", editingConfig: { $0["n_head"] = 0 })
+        try copyBase(to: "huge-vocab", editingConfig: { $0["vocab_size"] = 1_000_000_000_000 })
+    }
+
+    /// A copy of `base` whose config.json is edited, as a hostile or damaged download would be.
+    private func copyBase(to name: String, editingConfig edit: (inout [String: Any]) -> Void) throws {
+        let target = directory.appendingPathComponent(name)
+        try FileManager.default.copyItem(at: URL(fileURLWithPath: base), to: target)
+        let configURL = target.appendingPathComponent("config.json")
+        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: configURL)) as! [String: Any]
+        edit(&config)
+        try JSONSerialization.data(withJSONObject: config).write(to: configURL)
     }
 
     private func write(_ name: String, _ lines: [String]) throws {

@@ -59,6 +59,7 @@ enum HostileCases {
         dpo(["--model", "$BASE", "--beta", "0"], names: "--beta"),
         dpo(["--model", "$BASE", "--label-smoothing", "0.5"], names: "--label-smoothing"),
         dpo(["--model", "$BASE", "--label-smoothing=-0.1"], names: "--label-smoothing"),
+        dpo(["--model", "$BASE", "--loss-type", "ipo", "--label-smoothing", "0.1"], names: "--label-smoothing"),
         dpo(["--model", "$BASE", "--simpo-gamma=nan"], names: "--simpo-gamma"),
         dpo(["--model", "$BASE", "--loss-type", "dpo"], names: "--loss-type"),
         dpo(["--loss-type", "sigmoid"], names: "--model"),
@@ -108,6 +109,9 @@ enum HostileCases {
         generate(["--batch-size", "0"], names: "--batch-size"),
         HostileCase("align", ["generate", "--model", "$BASE", "--input", "$DIR/long-ids.jsonl"], names: "--max-new-tokens"),
         HostileCase("align", ["score", "--model", "$DIR/nowhere", "--input", "$DIR/ids.jsonl"], names: "nowhere"),
+        HostileCase("align", ["score", "--model", "$DIR/bad-heads", "--input", "$DIR/ids.jsonl"], names: "n_head"),
+        HostileCase("align", ["score", "--model", "$DIR/huge-vocab", "--input", "$DIR/ids.jsonl"], names: "vocab_size"),
+        HostileCase("align", ["sft", "--model", "$DIR/bad-heads", "--data", "$DIR/sft.jsonl", "--output", "$OUT"], names: "n_head"),
     ]
 
     static let examples: [HostileCase] = [
