@@ -63,5 +63,5 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["align", "tiny-train", "char-lm", "train-bench", "matmul-bench", "rlaif-bandit", "sft-vs-rlaif"],
                     path: "Tests/CLITests"),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

@@ -58,14 +58,14 @@ private func randomTensor(_ shape: [Int], _ gen: inout RandomGenerator, requires
 }
 
 /// One matmul scenario: contiguous leaves and the (view-making) function that turns them into operands.
-private struct MatmulCase {
+private struct MatmulCase: Sendable {
     let name: String
     let leafShapes: [[Int]]
-    let operands: ([Tensor]) -> (Tensor, Tensor)
+    let operands: @Sendable ([Tensor]) -> (Tensor, Tensor)
     let expectedShape: [Int]
 
     init(_ name: String, _ a: [Int], _ b: [Int], expected: [Int],
-         _ operands: @escaping ([Tensor]) -> (Tensor, Tensor) = { ($0[0], $0[1]) }) {
+         _ operands: @escaping @Sendable ([Tensor]) -> (Tensor, Tensor) = { ($0[0], $0[1]) }) {
         self.name = name
         self.leafShapes = [a, b]
         self.operands = operands

@@ -1,5 +1,6 @@
-import XCTest
+import Synchronization
 import TensorCore
+import XCTest
 
 final class ThreadingTests: XCTestCase {
     private var savedThreads = 1
@@ -61,8 +62,7 @@ final class ThreadingTests: XCTestCase {
     /// callers, and every index is still visited exactly once.
     func testParallelForFromConcurrentCallers() {
         Threading.threadCount = 2
-        let lock = NSLock()
-        var failures = 0
+        let failures = Mutex(0)
         DispatchQueue.concurrentPerform(iterations: 4) { caller in
             for round in 0..<200 {
                 let count = 1_000 + 37 * caller + round
@@ -71,10 +71,10 @@ final class ThreadingTests: XCTestCase {
                     let base = h.baseAddress!
                     Threading.parallelFor(count, costPerItem: Threading.grainSize) { r in for i in r { base[i] += 1 } }
                 }
-                if !hits.allSatisfy({ $0 == 1 }) { lock.lock(); failures += 1; lock.unlock() }
+                if !hits.allSatisfy({ $0 == 1 }) { failures.withLock { $0 += 1 } }
             }
         }
-        XCTAssertEqual(failures, 0)
+        XCTAssertEqual(failures.withLock { $0 }, 0)
     }
 
     func testParallelForSplitsOnlyAboveGrain() {
