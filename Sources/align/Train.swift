@@ -33,7 +33,8 @@ struct TrainingOptions: ParsableArguments {
         guard let kind = OptimizerKind(rawValue: optimizer) else { throw ValidationError("--optimizer must be one of adamw, adam, rmsprop, sgd") }
         c.optimizer = kind
         c.weightDecay = weightDecay
-        c.schedule = schedule
+        guard let scheduleKind = ScheduleKind(rawValue: schedule) else { throw ValidationError("--schedule must be one of constant, linear, cosine") }
+        c.schedule = scheduleKind
         c.warmupSteps = warmup
         c.epochs = epochs
         c.batchSize = batchSize
