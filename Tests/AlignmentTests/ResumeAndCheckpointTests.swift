@@ -156,6 +156,48 @@ final class ResumeAndCheckpointTests: XCTestCase {
         }
     }
 
+    func testDamagedPPOStateIsRefusedNamingTheField() throws {
+        func make(_ dir: URL) throws -> PPOTrainer {
+            var ppo = PPOConfig()
+            ppo.rolloutBatchSize = 2
+            ppo.miniBatchSize = 2
+            ppo.maxNewTokens = 2
+            ppo.rollouts = 2
+            ppo.targetKL = 0.5
+            let policy = GPT(GPTConfig(vocabSize: 6, contextLength: 12, dModel: 16, layers: 1, heads: 2, scalarHead: true), seed: 1)
+            let trainer = try PPOTrainer(policy: policy, reference: policy.frozenCopy(), reward: .function { _, r in Float(r.count) },
+                                         prompts: [[2, 3]], config: ppo, eosToken: 0, padToken: 1)
+            trainer.outputDirectory = dir
+            trainer.saveEvery = 1
+            return trainer
+        }
+        let source = tempDir()
+        try make(source).train(count: 1)
+        func nested(_ key: String, _ field: String, _ value: Any) -> (inout [String: Any]) -> Void {
+            { json in
+                var inner = json[key] as! [String: Any]
+                inner[field] = value
+                json[key] = inner
+            }
+        }
+        let cases: [(String, (inout [String: Any]) -> Void, String)] = [
+            ("degenerate sampler state", { $0["generator"] = [0, 0, 0, 0] }, "trainer_state.json: generator: must be four 64-bit words"),
+            ("negative KL coefficient", { $0["klCoef"] = -1 }, "trainer_state.json: klCoef: must be finite and >= 0"),
+            ("zero KL target", nested("klController", "target", 0), "trainer_state.json: klController.target: must be finite and > 0"),
+            ("negative rollout", { $0["rollout"] = -3 }, "trainer_state.json: rollout: must be in 0...2, got -3"),
+            ("other rollouts", nested("config", "rollouts", 5), "rollouts: checkpoint 5, this run 2"),
+        ]
+        for (name, edit, expected) in cases {
+            let dir = tempDir()
+            try fm.copyItem(at: source, to: dir)
+            try editState(dir, edit)
+            let trainer = try make(dir)
+            XCTAssertThrowsError(try trainer.resumeIfPossible(), name) { XCTAssertTrue("\($0)".contains(expected), "\(name): \($0)") }
+            XCTAssertEqual(trainer.rollout, 0, name)
+        }
+        XCTAssertTrue(try make(source).resumeIfPossible())
+    }
+
     // MARK: Atomic replacement and stale temporaries
 
     /// Each state a kill can leave during a save (the save writes `.checkpoint-tmp-<pid>`, then
