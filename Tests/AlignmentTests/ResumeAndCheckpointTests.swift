@@ -373,6 +373,7 @@ final class ResumeAndCheckpointTests: XCTestCase {
             ("clipRangeValue", { $0.clipRangeValue = .infinity }), ("valueCoef", { $0.valueCoef = -0.1 }), ("gamma", { $0.gamma = 1.5 }),
             ("lambda", { $0.lambda = .nan }), ("temperature", { $0.temperature = 0 }), ("maxGradNorm", { $0.maxGradNorm = -1 }),
             ("miniBatchSize", { $0.miniBatchSize = 3 }), ("rollouts", { $0.rollouts = 0 }), ("maxNewTokens", { $0.maxNewTokens = 0 }),
+            ("rollouts", { $0.rollouts = Int.max / 2 }),
         ]
         for (field, edit) in cases {
             var c = PPOConfig()
@@ -425,6 +426,12 @@ final class ResumeAndCheckpointTests: XCTestCase {
         for (path, expected) in cases {
             XCTAssertThrowsError(try JSONL.preferenceExamples(at: path)) { XCTAssertTrue("\($0)".contains(expected), "\($0)") }
         }
+    }
+
+    func testEpochCountThatOverflowsTheStepCountIsRefused() {
+        var c = config
+        c.epochs = Int.max
+        XCTAssertThrowsError(try sftLoop(tempDir(), config: c)) { XCTAssertEqual(($0 as? ConfigurationError)?.setting, "epochs", "\($0)") }
     }
 
     func testFewerExamplesThanOneBatchNamesTheDataFile() {

@@ -52,6 +52,11 @@ public struct PPOConfig: Codable, Equatable, Sendable {
         try Validate.positive(klHorizon, "klHorizon")
         // Log-probs are taken at the sampling temperature, so greedy sampling (0) has none.
         try Validate.positive(temperature, "temperature")
+        // Prompt indices run to rollouts * rolloutBatchSize, optimizer steps to rollouts * stepsPerRollout.
+        let sequences = rollouts.multipliedReportingOverflow(by: rolloutBatchSize)
+        guard !sequences.overflow, !sequences.partialValue.multipliedReportingOverflow(by: ppoEpochs).overflow else {
+            throw ConfigurationError("rollouts", "\(rollouts) rollouts of \(rolloutBatchSize) sequences and \(ppoEpochs) epochs overflow the step count")
+        }
     }
 
     /// Optimizer steps per rollout.

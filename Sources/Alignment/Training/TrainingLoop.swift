@@ -74,6 +74,9 @@ public final class TrainingLoop<Stage: TrainingStage> {
             throw DataError(file: dataFile ?? "<training examples>", line: 0,
                             reason: "\(examples.count) usable examples are fewer than one batch of \(config.batchSize) (batchSize)")
         }
+        guard !(examples.count / config.batchSize).multipliedReportingOverflow(by: config.epochs).overflow else {
+            throw ConfigurationError("epochs", "\(config.epochs) epochs of \(examples.count / config.batchSize) steps overflow the step count")
+        }
         self.stage = stage
         self.examples = examples
         self.config = config
