@@ -48,6 +48,13 @@ final class RunDirectory {
     func saveCheckpoint(model: GPT, optimizer: Optimizer, state: Data, metadata: [String: String]) throws {
         let tmp = temporary
         if exists(tmp) { try FileManager.default.removeItem(at: tmp) }
+        do { try replaceCheckpoint(with: tmp, model: model, optimizer: optimizer, state: state, metadata: metadata) } catch {
+            try? FileManager.default.removeItem(at: tmp)  // a full disk gets its space back
+            throw error
+        }
+    }
+
+    private func replaceCheckpoint(with tmp: URL, model: GPT, optimizer: Optimizer, state: Data, metadata: [String: String]) throws {
         try model.saveHuggingFace(directory: tmp, metadata: metadata)
         try SafeTensors.write(optimizer.state(), to: tmp.appendingPathComponent("optimizer.safetensors"))
         try SafeTensors.atomicWrite(state, to: tmp.appendingPathComponent("trainer_state.json"))
