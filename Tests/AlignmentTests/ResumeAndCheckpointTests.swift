@@ -348,6 +348,22 @@ final class ResumeAndCheckpointTests: XCTestCase {
         XCTAssertFalse(fm.fileExists(atPath: dir.appendingPathComponent("checkpoint").path))
     }
 
+    func testPPOStopsOnANonFiniteKL() throws {
+        var ppo = PPOConfig()
+        ppo.rolloutBatchSize = 2
+        ppo.miniBatchSize = 2
+        ppo.maxNewTokens = 2
+        let config = GPTConfig(vocabSize: 6, contextLength: 12, dModel: 16, layers: 1, heads: 2, scalarHead: true)
+        let policy = GPT(config, seed: 1), reference = GPT(config, seed: 1)
+        let first = reference.parameters()[0]
+        withNoGrad { first.assign(Tensor.zeros(first.shape) * Float.nan) }
+        let trainer = try PPOTrainer(policy: policy, reference: reference, reward: .function { _, _ in 1 }, prompts: [[2, 3]],
+                                     config: ppo, eosToken: 0, padToken: 1)
+        XCTAssertThrowsError(try trainer.train()) { error in
+            XCTAssertTrue("\(error)".hasPrefix("rollout 1: objective/kl is nan"), "\(error)")
+        }
+    }
+
     // MARK: Settings
 
     func testTrainerSettingsOutOfRangeNameTheField() {

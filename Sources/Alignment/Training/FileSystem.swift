@@ -34,6 +34,8 @@ enum FileSystem {
             fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
             guard fd >= 0 else { throw FileSystemError.systemCall(path, "open") }
             guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+                // Some network filesystems have no flock: train unlocked rather than not at all.
+                if [ENOLCK, ENOTSUP, EOPNOTSUPP].contains(errno) { return }
                 let busy = errno == EWOULDBLOCK
                 let error = busy ? FileSystemError(path: directory.path, reason: "another training run is using this output directory")
                                  : FileSystemError.systemCall(path, "flock")
