@@ -73,7 +73,7 @@ public final class ExperimentRunner {
             var c = TrainerConfig()
             c.learningRate = preset.pretrainLearningRate
             c.batchSize = preset.batchSize
-            c.schedule = "cosine"
+            c.schedule = .cosine
             c.warmupSteps = 10
             c.seed = 7
             let text = World.pretrainingText(preset.batchSize * family.pretrainSteps, seed: 3, skillShare: family.skillShare)
@@ -94,7 +94,7 @@ public final class ExperimentRunner {
             var c = TrainerConfig()
             c.learningRate = preset.sftLearningRate
             c.batchSize = min(preset.batchSize, examples.count)
-            c.schedule = "cosine"
+            c.schedule = .cosine
             c.warmupSteps = 10
             c.seed = seed
             let steps = preset.sftEpochs.map { $0 * max(examples.count / c.batchSize, 1) } ?? preset.sftSteps

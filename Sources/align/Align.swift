@@ -72,7 +72,7 @@ struct Score: ParsableCommand {
     func run() throws {
         do {
             let gpt = try loadModel(model)
-            for (i, ids) in try readInputIDs(input).enumerated() {
+            for (i, ids) in try reading("--input", { try readInputIDs(input) }).enumerated() {
                 try checkIDs(ids, gpt, line: i + 1, path: input)
                 let logp = withNoGrad { gpt(ids, batch: 1).logSoftmax(axis: -1) }
                 let values = (0..<(ids.count - 1)).map { Double(logp[0, $0, ids[$0 + 1]]) }
@@ -116,7 +116,7 @@ struct Generate: ParsableCommand {
             if let eos, eos >= gpt.config.vocabSize {
                 throw ConfigurationError("--eos", "must be a token id in 0..<\(gpt.config.vocabSize) (the vocabulary of --model \(model)), got \(eos)")
             }
-            let prompts = try readInputIDs(input)
+            let prompts = try reading("--input") { try readInputIDs(input) }
             for (i, p) in prompts.enumerated() {
                 try checkIDs(p, gpt, line: i + 1, path: input)
                 guard p.count + maxNewTokens <= gpt.config.contextLength else {

@@ -8,14 +8,11 @@ import TensorCore
 extension OptimizerKind: ExpressibleByArgument {}
 extension PreferenceLossType: ExpressibleByArgument {}
 extension KLEstimator: ExpressibleByArgument {}
+extension ScheduleKind: ExpressibleByArgument {}
 extension SFTLossReduction: ExpressibleByArgument {
     public static var allValueStrings: [String] { [SFTLossReduction.sequenceSum, .tokenMean].map(\.rawValue) }
 }
 
-/// The learning-rate schedules `TrainerConfig.schedule` accepts, by the same names.
-enum ScheduleKind: String, CaseIterable, ExpressibleByArgument {
-    case constant, linear, cosine
-}
 
 /// Runs option checks written with `Validate`, reporting a failure as ArgumentParser's usage error.
 func validatingOptions(_ checks: () throws -> Void) throws {

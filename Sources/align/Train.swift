@@ -66,7 +66,7 @@ struct TrainingOptions: ParsableArguments {
         c.learningRate = lr
         c.optimizer = optimizer
         c.weightDecay = weightDecay
-        c.schedule = schedule.rawValue
+        c.schedule = schedule
         c.warmupSteps = warmup
         c.epochs = epochs
         c.batchSize = batchSize
@@ -134,6 +134,11 @@ struct TrainingOptions: ParsableArguments {
     }
 }
 
+/// Runs `body`, which reads the file given by `option`, naming the option in any error it throws.
+func reading<T>(_ option: String, _ body: () throws -> T) throws -> T {
+    do { return try body() } catch { throw CLIError(description: "\(option): \(error)") }
+}
+
 func tokenizePreferences(_ path: String, _ tokenization: Tokenization) throws -> ([PreferencePair], DataReport) {
     var report = DataReport()
     let pairs = try JSONL.preferenceExamples(at: path).compactMap { PreferencePair($0, tokenization: tokenization, report: &report) }
@@ -153,10 +158,10 @@ struct SFT: ParsableCommand {
             let model = try options.loadOrBuild(scalarHead: false)
             var report = DataReport()
             let t = try options.tokenization(for: model)
-            let pairs = try JSONL.sftExamples(at: data).compactMap { t.pair(prompt: $0.prompt, completion: $0.completion, report: &report) }
+            let pairs = try reading("--data") { try JSONL.sftExamples(at: data) }.compactMap { t.pair(prompt: $0.prompt, completion: $0.completion, report: &report) }
             var evalReport = DataReport()
             let held = try options.evalData.map { path in
-                try JSONL.sftExamples(at: path).compactMap { t.pair(prompt: $0.prompt, completion: $0.completion, report: &evalReport) }
+                try reading("--eval-data") { try JSONL.sftExamples(at: path) }.compactMap { t.pair(prompt: $0.prompt, completion: $0.completion, report: &evalReport) }
             } ?? []
             try options.checkExamples(pairs.count, report: report, data: data, evaluation: held.count)
             try options.run(SFTStage(model: model, padToken: ByteTokenizer().padToken, reduction: lossReduction), pairs, report: report,
@@ -175,8 +180,8 @@ struct Reward: ParsableCommand {
         do {
             let model = try options.loadOrBuild(scalarHead: true)
             let t = try options.tokenization(for: model)
-            let (pairs, report) = try tokenizePreferences(data, t)
-            let held = try options.evalData.map { try tokenizePreferences($0, t).0 } ?? []
+            let (pairs, report) = try reading("--data") { try tokenizePreferences(data, t) }
+            let held = try options.evalData.map { path in try reading("--eval-data") { try tokenizePreferences(path, t).0 } } ?? []
             try options.checkExamples(pairs.count, report: report, data: data, evaluation: held.count)
             try options.run(RewardStage(model: model, padToken: ByteTokenizer().padToken), pairs, report: report, evaluation: held)
         } catch { fail(error) }
@@ -213,8 +218,8 @@ struct DPO: ParsableCommand {
         do {
             let policy = try options.loadOrBuild(scalarHead: false)
             let t = try options.tokenization(for: policy)
-            let (pairs, report) = try tokenizePreferences(data, t)
-            let held = try options.evalData.map { try tokenizePreferences($0, t).0 } ?? []
+            let (pairs, report) = try reading("--data") { try tokenizePreferences(data, t) }
+            let held = try options.evalData.map { path in try reading("--eval-data") { try tokenizePreferences(path, t).0 } } ?? []
             try options.checkExamples(pairs.count, report: report, data: data, evaluation: held.count)
             let ref = try reference.map { try loadReference($0, maxLength: t.policy.maxLength) } ?? policy.frozenCopy()
             let loss = PreferenceLossConfig(type: lossType, beta: beta, labelSmoothing: labelSmoothing, simpoGamma: simpoGamma)
@@ -335,7 +340,7 @@ struct PPOCommand: ParsableCommand {
             guard rm.config.scalarHead else { throw ConfigurationError("--reward-model", "\(rewardModel): not a reward model (no scalar head)") }
             let maxPromptLength = try promptLength(policy: sft, reward: rm)
             let tokenizer = ByteTokenizer()
-            let promptIDs = try JSONL.prompts(at: prompts).map { Array(tokenizer.encode($0).suffix(maxPromptLength)) }
+            let promptIDs = try reading("--prompts") { try JSONL.prompts(at: prompts) }.map { Array(tokenizer.encode($0).suffix(maxPromptLength)) }
             guard !promptIDs.isEmpty else { throw ConfigurationError("--prompts", "\(prompts) holds no prompts") }
             var c = PPOConfig()
             c.rollouts = rollouts; c.rolloutBatchSize = rolloutBatch; c.miniBatchSize = miniBatch; c.ppoEpochs = ppoEpochs

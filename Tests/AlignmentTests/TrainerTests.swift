@@ -66,7 +66,7 @@ final class TrainerTests: XCTestCase {
         config.batchSize = 4
         config.epochs = 2
         config.saveEvery = 2
-        config.schedule = "cosine"
+        config.schedule = .cosine
         config.warmupSteps = 1
         let straightDir = tempDir(), resumedDir = tempDir()
         defer { try? FileManager.default.removeItem(at: straightDir); try? FileManager.default.removeItem(at: resumedDir) }

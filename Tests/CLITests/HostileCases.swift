@@ -50,7 +50,7 @@ enum HostileCases {
         sft(["--batch-size", "16", "--d-model", "16", "--heads", "2", "--layers", "1"], names: "--batch-size"),
         sft(["--eval-data", "$DIR/missing.jsonl"], names: "missing.jsonl"),
         sft(["--eval-data", "$DIR/empty.jsonl", "--d-model", "16", "--heads", "2", "--layers", "1", "--batch-size", "2"], names: "--eval-data"),
-        HostileCase("align", ["sft", "--data", "$DIR/empty.jsonl", "--output", "$OUT"], names: "--batch-size"),
+        HostileCase("align", ["sft", "--data", "$DIR/empty.jsonl", "--output", "$OUT"], names: "--data"),
         HostileCase("align", ["sft", "--data", "$DIR/missing.jsonl", "--output", "$OUT"], names: "missing.jsonl"),
         HostileCase("align", ["reward", "--heads", "3"] + prefData, names: "--heads"),
         HostileCase("align", ["reward", "--model", "$BASE", "--max-length", "65"] + prefData, names: "--max-length"),

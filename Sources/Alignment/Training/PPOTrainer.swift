@@ -1,45 +1,6 @@
 import Foundation
 import TensorCore
 
-/// Settings of PPO for language models (names and defaults after TRL's PPOConfig).
-public struct PPOConfig: Codable, Equatable, Sendable {
-    /// Prompts sampled per rollout.
-    public var rolloutBatchSize = 16
-    /// Sequences per gradient step inside a rollout.
-    public var miniBatchSize = 4
-    /// Passes over each rollout.
-    public var ppoEpochs = 4
-    public var rollouts = 20
-    public var learningRate: Float = 1e-5
-    public var maxGradNorm: Float? = 1
-    public var clipRange: Float = 0.2
-    public var clipRangeValue: Float = 0.2
-    public var valueCoef: Float = 0.1
-    public var gamma: Float = 1
-    public var lambda: Float = 0.95
-    public var klCoef: Float = 0.05
-    public var klEstimator: KLEstimator = .k1
-    /// When set, the KL coefficient adapts towards this per-sequence KL (Ziegler et al.).
-    public var targetKL: Float? = nil
-    public var klHorizon: Float = 10_000
-    public var whitenAdvantages = true
-    /// Sampling of responses; log-probs are recomputed at this temperature.
-    public var temperature: Float = 1
-    public var maxNewTokens = 32
-    public var seed: UInt64 = 0
-
-    public init() {}
-
-    public func validate() throws {
-        func bad(_ s: String) -> DataError { DataError(file: "<ppo config>", line: 0, reason: s) }
-        guard rolloutBatchSize >= 1, miniBatchSize >= 1, rolloutBatchSize % miniBatchSize == 0 else {
-            throw bad("rollout batch \(rolloutBatchSize) must be a positive multiple of the minibatch \(miniBatchSize)")
-        }
-        guard temperature > 0 else { throw bad("temperature must be positive for PPO (log-probs are taken at it)") }
-        guard ppoEpochs >= 1, rollouts >= 1, maxNewTokens >= 1 else { throw bad("epochs, rollouts and max new tokens must be positive") }
-    }
-}
-
 /// Where PPO's sequence scores come from.
 public enum PPOReward {
     /// A reward model (a GPT with a scalar head), read at the last token of prompt + response.
@@ -67,22 +28,41 @@ public final class PPOTrainer {
     public private(set) var klController: AdaptiveKLController?
     public private(set) var klCoef: Float
     public private(set) var rollout = 0
-    public var outputDirectory: URL?
+    public var outputDirectory: URL? {
+        get { runtime.outputDirectory }
+        set { runtime.outputDirectory = newValue }
+    }
     /// Save a resumable checkpoint every N rollouts (and at the end when an output directory is set).
     public var saveEvery: Int?
-    public var showProgress = false
+    public var showProgress: Bool {
+        get { runtime.showProgress }
+        set { runtime.showProgress = newValue }
+    }
     /// Per rollout, TRL's metric names: objective/kl, objective/scores, policy/clipfrac,
     /// policy/approxkl, loss/policy, loss/value, val/ratio, ...
     public private(set) var history: [[String: Double]] = []
     /// Per minibatch of the latest rollout (ratio and clipfrac of each step, in order).
     public private(set) var lastRolloutSteps: [[String: Float]] = []
     var generator: RandomGenerator
+    private let runtime = TrainerRuntime(unit: "rollout")
 
     public init(policy: GPT, reference: GPT, reward: PPOReward, prompts: [[Int]], config: PPOConfig,
                 eosToken: Int, padToken: Int) throws {
         try config.validate()
-        guard policy.config.scalarHead else { throw DataError(file: "<ppo>", line: 0, reason: "the policy needs a value head (config.scalarHead)") }
-        guard !prompts.isEmpty else { throw DataError(file: "<ppo>", line: 0, reason: "no prompts") }
+        guard policy.config.scalarHead else { throw ConfigurationError("policy", "needs a value head (config.scalarHead)") }
+        guard !prompts.isEmpty else { throw ConfigurationError("prompts", "must not be empty") }
+        let vocabulary = policy.config.vocabSize, context = policy.config.contextLength
+        for (i, prompt) in prompts.enumerated() {
+            guard (1...context).contains(prompt.count) else {
+                throw ConfigurationError("prompts[\(i)]", "must have 1...\(context) tokens (the policy's context), got \(prompt.count)")
+            }
+            guard prompt.allSatisfy({ (0..<vocabulary).contains($0) }) else {
+                throw ConfigurationError("prompts[\(i)]", "has a token outside the vocabulary 0..<\(vocabulary)")
+            }
+        }
+        for (name, id) in [("eosToken", eosToken), ("padToken", padToken)] where !(0..<vocabulary).contains(id) {
+            throw ConfigurationError(name, "must be in 0..<\(vocabulary), got \(id)")
+        }
         self.policy = policy
         self.reference = reference
         self.reward = reward
@@ -121,129 +101,170 @@ public final class PPOTrainer {
 
     /// Runs `config.rollouts` rollouts (or `count` more).
     public func train(count: Int? = nil) throws {
-        let end = min(config.rollouts, rollout + (count ?? config.rollouts))
+        try runtime.withDirectory { _ in
+            try runtime.begin(at: rollout)
+            defer { runtime.endProgress() }
+            let end = min(config.rollouts, rollout + (count ?? config.rollouts))
+            while rollout < end { try trainRollout() }
+            if outputDirectory != nil && rollout == config.rollouts { try saveCheckpoint() }
+        }
+    }
+
+    /// One rollout: sample, score, advantages, then `ppoEpochs` passes of minibatch updates.
+    private func trainRollout() throws {
         let params = policy.trainableParameters()
-        let start = Date()
-        while rollout < end {
-            // 1. Sample responses.
-            let batchPrompts = (0..<config.rolloutBatchSize).map { i in prompts[(rollout * config.rolloutBatchSize + i) % prompts.count] }
-            let generation = try policy.generate(prompts: batchPrompts,
+        let position = rollout + 1
+        // 1. Sample responses.
+        let batchPrompts = (0..<config.rolloutBatchSize).map { i in prompts[(rollout * config.rolloutBatchSize + i) % prompts.count] }
+        let generation = try policy.generate(prompts: batchPrompts,
                                              options: SamplingOptions(temperature: config.temperature, maxNewTokens: config.maxNewTokens,
-                                                                      eosToken: eosToken),
-                                             generator: &generator)
-            let pairs = zip(batchPrompts, generation.tokens).map { TokenizedPair(prompt: $0, completion: $1) }
-            let scores = score(pairs)
-            let length = max(2, pairs.map { $0.prompt.count + $0.completion.count }.max()!)
-            let mb = config.miniBatchSize
-            let minibatches = stride(from: 0, to: pairs.count, by: mb).map { Array($0..<($0 + mb)) }
-            func batch(_ rows: [Int]) -> Batch { Batch(rows.map { pairs[$0] }, padToken: padToken, padTo: length) }
+                                                                  eosToken: eosToken),
+                                         generator: &generator)
+        let pairs = zip(batchPrompts, generation.tokens).map { TokenizedPair(prompt: $0, completion: $1) }
+        let scores = score(pairs)
+        for value in scores { try runtime.requireFinite(Double(value), "objective/scores", at: position) }
+        let length = max(2, pairs.map { $0.prompt.count + $0.completion.count }.max()!)
+        let mb = config.miniBatchSize
+        let minibatches = stride(from: 0, to: pairs.count, by: mb).map { Array($0..<($0 + mb)) }
+        func batch(_ rows: [Int]) -> Batch { Batch(rows.map { pairs[$0] }, padToken: padToken, padTo: length) }
 
-            // 2. Old log-probs, values and reference log-probs, minibatch by minibatch (eval mode, no graph).
-            policy.eval()
-            var oldLp: [Tensor] = [], oldV: [Tensor] = [], refLp: [Tensor] = [], masks: [Tensor] = []
-            withNoGrad {
-                for rows in minibatches {
-                    let b = batch(rows)
-                    let (lp, v) = logProbsAndValues(policy, b, values: true)
-                    oldLp.append(lp.contiguous())
-                    oldV.append(v!.contiguous())
-                    refLp.append(logProbsAndValues(reference, b, values: false).0.contiguous())
-                    masks.append(Tensor(b.targets.map { $0 == Batch.ignoreIndex ? 0 : 1 }, shape: [rows.count, length - 1]))
-                }
-            }
-            let mask = Tensor.concat(masks), old = Tensor.concat(oldLp), values = Tensor.concat(oldV), ref = Tensor.concat(refLp)
-
-            // 3. Rewards, advantages, returns over the whole rollout.
-            let (advantages, returns, kl) = withNoGrad { () -> (Tensor, Tensor, Tensor) in
-                let kl = PPO.klPenalty(config.klEstimator, logProbs: old, referenceLogProbs: ref, mask: mask)
-                let rewards = PPO.tokenRewards(scores: Tensor(scores), kl: kl, mask: mask, klCoef: klCoef)
-                var (adv, ret) = PPO.gae(rewards: rewards, values: values, mask: mask, gamma: config.gamma, lambda: config.lambda)
-                if config.whitenAdvantages { adv = PPO.maskedWhiten(adv, mask: mask) }
-                return (adv, ret, kl)
-            }
-            let meanKL = PPO.meanSequenceKL(kl, mask: mask)
-
-            // 4. Epochs of minibatch updates; the first epoch keeps the rollout's minibatch order.
-            policy.train()
-            lastRolloutSteps = []
-            var sums: [String: Double] = [:]
-            func rowsOf(_ t: Tensor, _ rows: [Int]) -> Tensor { t.indexSelect(axis: 0, rows) }
-            func step(rows: [Int]) {
+        // 2. Old log-probs, values and reference log-probs, minibatch by minibatch (eval mode, no graph).
+        policy.eval()
+        var oldLp: [Tensor] = [], oldV: [Tensor] = [], refLp: [Tensor] = [], masks: [Tensor] = []
+        withNoGrad {
+            for rows in minibatches {
                 let b = batch(rows)
-                optimizer.zeroGrad()
                 let (lp, v) = logProbsAndValues(policy, b, values: true)
-                let m = rowsOf(mask, rows)
-                let pg = PPO.policyLoss(newLogProbs: lp, oldLogProbs: rowsOf(old, rows), advantages: rowsOf(advantages, rows),
-                                        mask: m, clipRange: config.clipRange)
-                let vf = PPO.valueLoss(values: v!, oldValues: rowsOf(values, rows), returns: rowsOf(returns, rows), mask: m,
-                                       clipRange: config.clipRangeValue)
-                (pg.loss + vf.loss * config.valueCoef).backward()
-                if let maxNorm = config.maxGradNorm { clipGradNorm(params, maxNorm: maxNorm) }
-                optimizer.step()
-                var stats = pg.stats.merging(vf.stats) { a, _ in a }
-                stats["loss/policy"] = pg.loss.item
-                stats["loss/value"] = vf.loss.item
-                lastRolloutSteps.append(stats)
-                for (k, val) in stats { sums[k, default: 0] += Double(val) }
-            }
-            for epoch in 0..<config.ppoEpochs {
-                var groups = minibatches
-                if epoch > 0 {
-                    let rows = generator.permutation(pairs.count)
-                    groups = stride(from: 0, to: rows.count, by: mb).map { Array(rows[$0..<($0 + mb)]) }
-                }
-                for rows in groups { step(rows: rows) }
-            }
-            let steps = Double(lastRolloutSteps.count)
-            var metrics = sums.mapValues { $0 / steps }
-            metrics["objective/kl"] = Double(meanKL)
-            metrics["objective/scores"] = Double(scores.reduce(0, +)) / Double(scores.count)
-            metrics["objective/kl_coef"] = Double(klCoef)
-            metrics["response_length"] = Double(generation.tokens.reduce(0) { $0 + $1.count }) / Double(scores.count)
-            if var controller = klController {
-                controller.update(currentKL: meanKL, nSteps: config.rolloutBatchSize)
-                klController = controller
-                klCoef = controller.value
-            }
-            rollout += 1
-            metrics["rollout"] = Double(rollout)
-            history.append(metrics)
-            if let dir = outputDirectory { try MetricsLog.append(metrics, to: dir) }
-            if let every = saveEvery, rollout % every == 0 { try saveCheckpoint() }
-            if showProgress {
-                let line = String(format: "\rrollout %d/%d  score %.3f  kl %.3f  %.1f s", rollout, config.rollouts,
-                                  metrics["objective/scores"]!, meanKL, Date().timeIntervalSince(start))
-                FileHandle.standardError.write(Data(line.utf8))
+                oldLp.append(lp.contiguous())
+                oldV.append(v!.contiguous())
+                refLp.append(logProbsAndValues(reference, b, values: false).0.contiguous())
+                masks.append(Tensor(b.targets.map { $0 == Batch.ignoreIndex ? 0 : 1 }, shape: [rows.count, length - 1]))
             }
         }
-        if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
-        if outputDirectory != nil && rollout == config.rollouts { try saveCheckpoint() }
+        let mask = Tensor.concat(masks), old = Tensor.concat(oldLp), values = Tensor.concat(oldV), ref = Tensor.concat(refLp)
+
+        // 3. Rewards, advantages, returns over the whole rollout.
+        let (advantages, returns, kl) = withNoGrad { () -> (Tensor, Tensor, Tensor) in
+            let kl = PPO.klPenalty(config.klEstimator, logProbs: old, referenceLogProbs: ref, mask: mask)
+            let rewards = PPO.tokenRewards(scores: Tensor(scores), kl: kl, mask: mask, klCoef: klCoef)
+            var (adv, ret) = PPO.gae(rewards: rewards, values: values, mask: mask, gamma: config.gamma, lambda: config.lambda)
+            if config.whitenAdvantages { adv = PPO.maskedWhiten(adv, mask: mask) }
+            return (adv, ret, kl)
+        }
+        let meanKL = PPO.meanSequenceKL(kl, mask: mask)
+        try runtime.requireFinite(Double(meanKL), "objective/kl", at: position)
+
+        // 4. Epochs of minibatch updates; the first epoch keeps the rollout's minibatch order.
+        policy.train()
+        lastRolloutSteps = []
+        var sums: [String: Double] = [:]
+        func rowsOf(_ t: Tensor, _ rows: [Int]) -> Tensor { t.indexSelect(axis: 0, rows) }
+        func step(rows: [Int]) throws {
+            let b = batch(rows)
+            optimizer.zeroGrad()
+            let (lp, v) = logProbsAndValues(policy, b, values: true)
+            let m = rowsOf(mask, rows)
+            let pg = PPO.policyLoss(newLogProbs: lp, oldLogProbs: rowsOf(old, rows), advantages: rowsOf(advantages, rows),
+                                    mask: m, clipRange: config.clipRange)
+            let vf = PPO.valueLoss(values: v!, oldValues: rowsOf(values, rows), returns: rowsOf(returns, rows), mask: m,
+                                   clipRange: config.clipRangeValue)
+            var stats = pg.stats.merging(vf.stats) { a, _ in a }
+            stats["loss/policy"] = pg.loss.item
+            stats["loss/value"] = vf.loss.item
+            try runtime.requireFinite(stats.mapValues { Double($0) }, at: position)
+            (pg.loss + vf.loss * config.valueCoef).backward()
+            // Without clipping the norm is still taken (an infinite limit scales nothing) to catch NaN gradients.
+            let gradNorm = clipGradNorm(params, maxNorm: config.maxGradNorm ?? .infinity)
+            try runtime.requireFinite(Double(gradNorm), "grad_norm", at: position)
+            optimizer.step()
+            lastRolloutSteps.append(stats)
+            for (k, val) in stats { sums[k, default: 0] += Double(val) }
+        }
+        for epoch in 0..<config.ppoEpochs {
+            var groups = minibatches
+            if epoch > 0 {
+                let rows = generator.permutation(pairs.count)
+                groups = stride(from: 0, to: rows.count, by: mb).map { Array(rows[$0..<($0 + mb)]) }
+            }
+            for rows in groups { try step(rows: rows) }
+        }
+        let steps = Double(lastRolloutSteps.count)
+        var metrics = sums.mapValues { $0 / steps }
+        metrics["objective/kl"] = Double(meanKL)
+        metrics["objective/scores"] = Double(scores.reduce(0, +)) / Double(scores.count)
+        metrics["objective/kl_coef"] = Double(klCoef)
+        metrics["response_length"] = Double(generation.tokens.reduce(0) { $0 + $1.count }) / Double(scores.count)
+        if var controller = klController {
+            controller.update(currentKL: meanKL, nSteps: config.rolloutBatchSize)
+            klController = controller
+            klCoef = controller.value
+        }
+        try runtime.requireFinite(metrics, at: position)
+        rollout += 1
+        metrics["rollout"] = Double(rollout)
+        history.append(metrics)
+        let progress = String(format: "score %.3f  kl %.3f", metrics["objective/scores"]!, meanKL)
+        try runtime.record(metrics, position: rollout, total: config.rollouts, progress: progress)
+        if let every = saveEvery, rollout % every == 0 { try saveCheckpoint() }
     }
 
     // MARK: Checkpoints
 
-    struct State: Codable {
+    struct State: TrainerState {
+        /// Absent in checkpoints of older versions.
+        var savedStage: String?
         var rollout: Int
         var klCoef: Float
         var klController: AdaptiveKLController?
         var generator: [UInt64]
         var randomState: [String: [UInt64]]
         var config: PPOConfig
+        /// Absent in older checkpoints.
+        var prompts: Int?
+
+        enum CodingKeys: String, CodingKey {
+            case savedStage = "stage", rollout, klCoef, klController, generator, randomState, config, prompts
+        }
+
+        var stage: String { "ppo" }
+        var position: Int { rollout }
+        var optimizerSteps: Int { rollout * config.stepsPerRollout }
+
+        func validate(file: String) throws {
+            try Validate.nonNegative(klCoef, "\(file): klCoef")
+            if let klController {
+                try Validate.nonNegative(klController.value, "\(file): klController.value")
+                try Validate.positive(klController.target, "\(file): klController.target")
+                try Validate.positive(klController.horizon, "\(file): klController.horizon")
+            }
+            try CheckpointValidation.generatorState(generator, "generator", file: file)
+            try CheckpointValidation.randomStates(randomState, file: file)
+        }
+
+        func differences(from current: State) -> [String] {
+            var out = CheckpointValidation.differences(config, current.config)
+            if let prompts, let now = current.prompts, prompts != now { out.append("prompts: checkpoint \(prompts), this run \(now)") }
+            return out
+        }
+    }
+
+    private var currentState: State {
+        State(savedStage: "ppo", rollout: rollout, klCoef: klCoef, klController: klController, generator: generator.state,
+              randomState: policy.randomState, config: config, prompts: prompts.count)
     }
 
     /// Writes `checkpoint/` (policy with value head, optimizer state, sampler and controller state) atomically.
     public func saveCheckpoint() throws {
-        guard let dir = outputDirectory else { return }
-        let state = State(rollout: rollout, klCoef: klCoef, klController: klController, generator: generator.state,
-                          randomState: policy.randomState, config: config)
-        try CheckpointDirectory.save(in: dir, model: policy, optimizer: optimizer, state: state, metadata: ["rollout": "\(rollout)"])
+        try runtime.save(currentState, model: policy, optimizer: optimizer)
     }
 
-    /// Restores policy, optimizer, sampler and KL-controller state from `outputDirectory/checkpoint`.
+    /// Restores policy, optimizer, sampler and KL-controller state from `outputDirectory/checkpoint`
+    /// after checking it (see `TrainerRuntime.resume`). Returns whether a checkpoint was found.
     @discardableResult
     public func resumeIfPossible() throws -> Bool {
-        guard let dir = outputDirectory,
-              let state = try CheckpointDirectory.load(from: dir, model: policy, optimizer: optimizer, as: State.self) else { return false }
+        guard let state = try runtime.resume(current: currentState, total: config.rollouts, model: policy, optimizer: optimizer) else {
+            return false
+        }
         policy.randomState = state.randomState
         generator = RandomGenerator(state: state.generator)
         klCoef = state.klCoef

@@ -13,6 +13,9 @@ public struct SFTStage: TrainingStage {
         self.reduction = reduction
     }
 
+    public var stageName: String { "sft" }
+    public var stageSettings: [String: String] { ["lossReduction": reduction.rawValue] }
+
     public func units(_ examples: [TokenizedPair]) -> Int {
         reduction == .sequenceSum ? examples.count : examples.reduce(0) { $0 + $1.scoredTargetCount }
     }
@@ -78,6 +81,8 @@ public struct RewardStage: TrainingStage {
         return perToken.gather(axis: 1, indices: batch.lastTokenIndices, shape: [batch.batchSize, 1]).reshaped([batch.batchSize])
     }
 
+    public var stageName: String { "reward" }
+
     public func units(_ examples: [PreferencePair]) -> Int { examples.count }
 
     public func lossSum(_ examples: [PreferencePair]) -> (loss: Tensor, metrics: [String: Double]) {
@@ -132,6 +137,12 @@ public struct DPOStage: TrainingStage {
             }
         }
         return out
+    }
+
+    public var stageName: String { "dpo" }
+    public var stageSettings: [String: String] {
+        ["lossType": loss.type.rawValue, "beta": "\(loss.beta)", "labelSmoothing": "\(loss.labelSmoothing)",
+         "simpoGamma": "\(loss.simpoGamma)"]
     }
 
     public func units(_ examples: [PreferencePair]) -> Int { examples.count }

@@ -6,14 +6,23 @@ public enum OptimizerKind: String, Codable, CaseIterable, Sendable {
     case adamw, adam, rmsprop, sgd
 }
 
+/// The learning-rate schedule after warmup.
+public enum ScheduleKind: String, Codable, CaseIterable, Sendable {
+    /// Constant (after a linear warmup when warmupSteps > 0).
+    case constant
+    /// Warmup, then linear decay to 0.
+    case linear
+    /// Warmup, then cosine decay to 10%.
+    case cosine
+}
+
 /// Settings every training stage shares. Defaults follow TRL where it has one.
 public struct TrainerConfig: Codable, Equatable, Sendable {
     public var learningRate: Float = 5e-5
     public var optimizer: OptimizerKind = .adamw
     public var weightDecay: Float = 0
     public var warmupSteps: Int = 0
-    /// "constant", "linear" (warmup then linear decay to 0) or "cosine" (to 10%).
-    public var schedule: String = "constant"
+    public var schedule: ScheduleKind = .constant
     public var epochs: Int = 1
     /// Examples per optimizer step.
     public var batchSize: Int = 8
@@ -30,21 +39,27 @@ public struct TrainerConfig: Codable, Equatable, Sendable {
 
     public init() {}
 
+    /// Throws `ConfigurationError` naming the first field out of range.
     public func validate() throws {
-        func bad(_ s: String) -> DataError { DataError(file: "<config>", line: 0, reason: s) }
-        guard learningRate > 0 else { throw bad("learning rate must be positive, got \(learningRate)") }
-        guard epochs >= 1 else { throw bad("epochs must be at least 1") }
-        guard batchSize >= 1, gradientAccumulation >= 1, batchSize % gradientAccumulation == 0 else {
-            throw bad("batch size \(batchSize) must be a positive multiple of gradient accumulation \(gradientAccumulation)")
+        try Validate.positive(learningRate, "learningRate")
+        try Validate.nonNegative(weightDecay, "weightDecay")
+        try Validate.nonNegative(warmupSteps, "warmupSteps")
+        try Validate.positive(epochs, "epochs")
+        try Validate.positive(batchSize, "batchSize")
+        try Validate.positive(gradientAccumulation, "gradientAccumulation")
+        guard batchSize % gradientAccumulation == 0 else {
+            throw ConfigurationError("gradientAccumulation", "must divide batchSize \(batchSize), got \(gradientAccumulation)")
         }
-        guard ["constant", "linear", "cosine"].contains(schedule) else { throw bad("unknown schedule '\(schedule)' (constant, linear, cosine)") }
+        if let maxGradNorm { try Validate.positive(maxGradNorm, "maxGradNorm") }
+        if let evalEvery { try Validate.positive(evalEvery, "evalEvery") }
+        if let saveEvery { try Validate.positive(saveEvery, "saveEvery") }
     }
 
     func makeSchedule(totalSteps: Int) -> LRSchedule {
         switch schedule {
-        case "linear": return .linear(warmupSteps: warmupSteps, totalSteps: totalSteps)
-        case "cosine": return .cosine(warmupSteps: warmupSteps, totalSteps: totalSteps, minFactor: 0.1)
-        default: return warmupSteps > 0 ? .linearWarmup(warmupSteps: warmupSteps) : .constant
+        case .linear: return .linear(warmupSteps: warmupSteps, totalSteps: totalSteps)
+        case .cosine: return .cosine(warmupSteps: warmupSteps, totalSteps: totalSteps, minFactor: 0.1)
+        case .constant: return warmupSteps > 0 ? .linearWarmup(warmupSteps: warmupSteps) : .constant
         }
     }
 

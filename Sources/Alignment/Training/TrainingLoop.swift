@@ -11,6 +11,16 @@ public protocol TrainingStage {
     func units(_ examples: [Example]) -> Int
     /// Summed loss over `examples` and per-example metric *sums* (divided by example count when logged).
     func lossSum(_ examples: [Example]) -> (loss: Tensor, metrics: [String: Double])
+    /// The stage's name in a checkpoint ("sft", "reward", "dpo"); resuming another stage is refused.
+    var stageName: String { get }
+    /// Settings of the stage that change what is trained (loss type, β, ...); a checkpoint
+    /// written with other values is refused on resume.
+    var stageSettings: [String: String] { get }
+}
+
+extension TrainingStage {
+    public var stageName: String { "\(Self.self)" }
+    public var stageSettings: [String: String] { [:] }
 }
 
 /// One logged step.
@@ -24,13 +34,19 @@ public struct StepLog: Sendable {
 /// accumulation, clipping, schedules, metrics JSONL, periodic evaluation and checkpoints that
 /// resume the same run bit for bit (weights, optimizer state, data order and step; the data order
 /// is a function of seed and epoch, so the step alone places a resumed run).
+///
+/// A non-finite loss, gradient norm or metric stops training with `NonFiniteMetricError` before
+/// the step is applied; output-directory handling is `TrainerRuntime`'s.
 public final class TrainingLoop<Stage: TrainingStage> {
     public let stage: Stage
     public let examples: [Stage.Example]
     public let config: TrainerConfig
     public let optimizer: Optimizer
     public private(set) var step = 0
-    public var outputDirectory: URL?
+    public var outputDirectory: URL? {
+        get { runtime.outputDirectory }
+        set { runtime.outputDirectory = newValue }
+    }
     /// Called every `evalEvery` steps with the step; returns metrics logged with an "eval/" prefix.
     /// Setting `evaluationExamples` installs the default: the stage's loss and metrics on them.
     public var evaluate: ((Int) -> [String: Double])?
@@ -39,23 +55,33 @@ public final class TrainingLoop<Stage: TrainingStage> {
     public var evaluationExamples: [Stage.Example] = []
     /// Called after every step (progress display, tests).
     public var onStep: ((StepLog) -> Void)?
-    public var showProgress = false
+    public var showProgress: Bool {
+        get { runtime.showProgress }
+        set { runtime.showProgress = newValue }
+    }
     /// Everything logged so far, also written to `metrics.jsonl` in the output directory.
     public private(set) var history: [StepLog] = []
+    private let runtime = TrainerRuntime(unit: "step")
 
     public var stepsPerEpoch: Int { examples.count / config.batchSize }
     public var totalSteps: Int { stepsPerEpoch * config.epochs }
 
-    public init(stage: Stage, examples: [Stage.Example], config: TrainerConfig, outputDirectory: URL? = nil) throws {
+    /// `dataFile` names the examples' source in errors.
+    public init(stage: Stage, examples: [Stage.Example], config: TrainerConfig, outputDirectory: URL? = nil,
+                dataFile: String? = nil) throws {
         try config.validate()
         guard examples.count >= config.batchSize else {
-            throw DataError(file: "<data>", line: 0, reason: "\(examples.count) examples are fewer than one batch of \(config.batchSize)")
+            throw DataError(file: dataFile ?? "<training examples>", line: 0,
+                            reason: "\(examples.count) usable examples are fewer than one batch of \(config.batchSize) (batchSize)")
+        }
+        guard !(examples.count / config.batchSize).multipliedReportingOverflow(by: config.epochs).overflow else {
+            throw ConfigurationError("epochs", "\(config.epochs) epochs of \(examples.count / config.batchSize) steps overflow the step count")
         }
         self.stage = stage
         self.examples = examples
         self.config = config
-        self.outputDirectory = outputDirectory
         optimizer = config.makeOptimizer(stage.model.trainableParameters())
+        self.outputDirectory = outputDirectory
     }
 
     /// Example indices of `epoch` in training order.
@@ -66,14 +92,22 @@ public final class TrainingLoop<Stage: TrainingStage> {
 
     /// Runs until `totalSteps` (or `maxSteps` more steps, for tests of interruption).
     public func train(maxSteps: Int? = nil) throws {
+        try runtime.withDirectory { _ in
+            try runtime.begin(at: step)
+            defer { runtime.endProgress() }
+            let end = min(totalSteps, maxSteps.map { step + $0 } ?? totalSteps)
+            try trainSteps(until: end)
+            if outputDirectory != nil && step == totalSteps { try saveCheckpoint() }
+        }
+    }
+
+    private func trainSteps(until end: Int) throws {
         let schedule = config.makeSchedule(totalSteps: totalSteps)
-        let end = min(totalSteps, maxSteps.map { step + $0 } ?? totalSteps)
         let micro = config.batchSize / config.gradientAccumulation
         let params = stage.model.trainableParameters()
         stage.model.train()
         var currentEpoch = -1
         var epochOrder: [Int] = []
-        let start = Date()
         while step < end {
             let epoch = step / stepsPerEpoch
             if epoch != currentEpoch { epochOrder = order(epoch: epoch); currentEpoch = epoch }
@@ -93,7 +127,11 @@ public final class TrainingLoop<Stage: TrainingStage> {
             }
             var values = metricSums.mapValues { $0 / Double(batch.count) }
             values["loss"] = lossValue
-            if let maxNorm = config.maxGradNorm { values["grad_norm"] = Double(clipGradNorm(params, maxNorm: maxNorm)) }
+            try runtime.requireFinite(values, at: step + 1)
+            // Without clipping the norm is still taken (an infinite limit scales nothing) to catch NaN gradients.
+            let gradNorm = clipGradNorm(params, maxNorm: config.maxGradNorm ?? .infinity)
+            try runtime.requireFinite(Double(gradNorm), "grad_norm", at: step + 1)
+            if config.maxGradNorm != nil { values["grad_norm"] = Double(gradNorm) }
             optimizer.learningRate = schedule.learningRate(base: config.learningRate, step: step)
             values["learning_rate"] = Double(optimizer.learningRate)
             optimizer.step()
@@ -103,19 +141,16 @@ public final class TrainingLoop<Stage: TrainingStage> {
                 for (k, v) in evaluate?(step) ?? evaluateHeldOut() { values["eval/" + k] = v }
                 stage.model.train()
             }
+            try runtime.requireFinite(values, at: step)
             let log = StepLog(step: step, epoch: Double(step) / Double(stepsPerEpoch), values: values)
             history.append(log)
-            try appendMetrics(log)
+            var row = values
+            row["step"] = Double(log.step)
+            row["epoch"] = log.epoch
+            try runtime.record(row, position: step, total: totalSteps, progress: String(format: "loss %.4f", lossValue))
             onStep?(log)
-            if showProgress {
-                let rate = Double(step) / max(Date().timeIntervalSince(start), 1e-9)
-                let line = String(format: "\rstep %d/%d  loss %.4f  %.2f steps/s", step, totalSteps, lossValue, rate)
-                FileHandle.standardError.write(Data(line.utf8))
-            }
             if let every = config.saveEvery, step % every == 0 { try saveCheckpoint() }
         }
-        if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
-        if outputDirectory != nil && step == totalSteps { try saveCheckpoint() }
     }
 
     /// Mean loss (per the stage's units) and per-example metrics over `evaluationExamples`.
@@ -136,57 +171,64 @@ public final class TrainingLoop<Stage: TrainingStage> {
         return out
     }
 
-    private func appendMetrics(_ log: StepLog) throws {
-        guard let dir = outputDirectory else { return }
-        var row: [String: Double] = log.values
-        row["step"] = Double(log.step)
-        row["epoch"] = log.epoch
-        try MetricsLog.append(row, to: dir)
-    }
-
     // MARK: Checkpoints
 
-    struct State: Codable {
+    struct State: TrainerState {
+        /// Absent in checkpoints of older versions.
+        var savedStage: String?
+        var stageSettings: [String: String]?
         var step: Int
+        /// Training examples, which fix the data order; absent in older checkpoints.
+        var examples: Int?
         var config: TrainerConfig
         /// Dropout generators of the model, so a resumed run draws the same masks.
         var randomState: [String: [UInt64]]
+
+        enum CodingKeys: String, CodingKey {
+            case savedStage = "stage", stageSettings, step, examples, config, randomState
+        }
+
+        var stage: String { savedStage ?? "" }
+        var position: Int { step }
+        var optimizerSteps: Int { step }
+
+        func validate(file: String) throws {
+            try CheckpointValidation.randomStates(randomState, file: file)
+        }
+
+        func differences(from current: State) -> [String] {
+            // How often to save or evaluate does not change what is trained.
+            var out = CheckpointValidation.differences(config, current.config, ignoring: ["evalEvery", "saveEvery"])
+            if let stageSettings {
+                out += CheckpointValidation.differences(stageSettings, current.stageSettings ?? [:], prefix: "\(current.stage) ")
+            }
+            if let examples, let now = current.examples, examples != now {
+                out.append("training examples: checkpoint \(examples), this run \(now)")
+            }
+            return out
+        }
+    }
+
+    private var currentState: State {
+        State(savedStage: stage.stageName, stageSettings: stage.stageSettings, step: step, examples: examples.count, config: config,
+              randomState: stage.model.randomState)
     }
 
     /// Writes `checkpoint/` (model, optimizer state, step, dropout generators) atomically.
     public func saveCheckpoint() throws {
-        guard let dir = outputDirectory else { return }
-        try CheckpointDirectory.save(in: dir, model: stage.model, optimizer: optimizer,
-                                     state: State(step: step, config: config, randomState: stage.model.randomState),
-                                     metadata: ["step": "\(step)"])
+        try runtime.save(currentState, model: stage.model, optimizer: optimizer)
     }
 
     /// Restores weights, optimizer state, dropout generators and step from `outputDirectory/checkpoint`,
-    /// if present. Returns whether a checkpoint was found. Metrics already logged stay in metrics.jsonl.
+    /// if present, after checking it (see `TrainerRuntime.resume`). Returns whether a checkpoint was
+    /// found. Rows of metrics.jsonl logged after the checkpoint's step are dropped.
     @discardableResult
     public func resumeIfPossible() throws -> Bool {
-        guard let dir = outputDirectory,
-              let state = try CheckpointDirectory.load(from: dir, model: stage.model, optimizer: optimizer, as: State.self) else { return false }
+        guard let state = try runtime.resume(current: currentState, total: totalSteps, model: stage.model, optimizer: optimizer) else {
+            return false
+        }
         stage.model.randomState = state.randomState
         step = state.step
         return true
-    }
-}
-
-/// Appends one JSON object per line to `metrics.jsonl` (non-finite values omitted), the format a
-/// pandas user loads with `pd.read_json(path, lines=True)`.
-enum MetricsLog {
-    static func append(_ row: [String: Double], to dir: URL) throws {
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        var line = try JSONSerialization.data(withJSONObject: row.filter { $0.value.isFinite }, options: [.sortedKeys])
-        line.append(0x0A)
-        let url = dir.appendingPathComponent("metrics.jsonl")
-        if let handle = try? FileHandle(forWritingTo: url) {
-            try handle.seekToEnd()
-            try handle.write(contentsOf: line)
-            try handle.close()
-        } else {
-            try line.write(to: url)
-        }
     }
 }
