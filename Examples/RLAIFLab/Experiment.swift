@@ -53,8 +53,9 @@ public struct Preset: Codable, Equatable, Sendable {
     /// Chosen once for every arm, on validation prompts (`--evaluation-set validation`), from
     /// 3e-7, 1e-6, 3e-6, 1e-5 and 3e-5: the best mean RLAIF win rate over both default families.
     public var dpoLearningRate: Float = 3e-6
-    /// The longest prompt ("count a in abcdef") is 37 tokens: prompt + new tokens must fit the context.
-    public var maxNewTokens = 11
+    /// New tokens per sample; a sample whose prompt leaves less room stops at the context (the
+    /// longest prompt, "count a in abcdef", is 37 tokens of the 48).
+    public var maxNewTokens = 12
     /// RLAIF by PPO: reward model (AdamW) then PPO (TRL-style defaults scaled to the toy).
     public var rewardModelEpochs = 2
     public var rewardModelLearningRate: Float = 3e-4

@@ -107,7 +107,8 @@ public final class ExperimentRunner {
     /// Samples completions (decoded text) for `tasks`.
     func sample(_ model: GPT, _ tasks: [Instruction], temperature: Float, topP: Float, seed: UInt64) throws -> [String] {
         var rng = RandomGenerator(seed: seed)
-        let options = SamplingOptions(temperature: temperature, topP: topP, maxNewTokens: preset.maxNewTokens, eosToken: tokenizer.eosToken)
+        let options = SamplingOptions(temperature: temperature, topP: topP, maxNewTokens: preset.maxNewTokens,
+                                      eosToken: tokenizer.eosToken, stopAtContext: true)
         var out: [String] = []
         for start in stride(from: 0, to: tasks.count, by: 64) {
             let chunk = tasks[start..<min(start + 64, tasks.count)]

@@ -1,5 +1,6 @@
-import XCTest
+import Foundation
 import TensorCore
+import XCTest
 
 /// Generation with options, prompts or weights that cannot work: each is a thrown error naming the
 /// setting (or the step and sequence whose logits were not finite), never a trap.
@@ -112,5 +113,33 @@ final class HostileSamplingInputTests: XCTestCase {
             XCTAssertEqual(token, 1)
             XCTAssertEqual(logProb, 0)
         }
+    }
+
+    /// With `stopAtContext` a batch may hold prompts with no room for maxNewTokens: each sequence
+    /// stops when it fills the context, so every output can still be scored by the model, and a
+    /// prompt that already fills it gets no tokens.
+    func testStopAtContextEndsEachSequenceAtTheContext() throws {
+        let model = GPT(config, seed: 1)
+        let prompts = [[1, 2], Array(repeating: 3, count: 20), Array(repeating: 4, count: 24)]
+        var rng = RandomGenerator(seed: 0)
+        let out = try model.generate(prompts: prompts, options: SamplingOptions(maxNewTokens: 10, stopAtContext: true), generator: &rng)
+        XCTAssertEqual(out.tokens.map(\.count), [10, 4, 0])
+        XCTAssertEqual(out.logProbs.map(\.count), [10, 4, 0])
+        for (p, t) in zip(prompts, out.tokens) { XCTAssertLessThanOrEqual(p.count + t.count, config.contextLength) }
+        // The same options without stopAtContext are refused, naming the prompt with no room.
+        assertRefused(prompts, SamplingOptions(maxNewTokens: 10), setting: "SamplingOptions.maxNewTokens", phrase: "prompts[2]")
+        // Where every prompt has room, stopAtContext changes nothing.
+        var a = RandomGenerator(seed: 5), b = RandomGenerator(seed: 5)
+        let short = [[1, 2], [3, 4, 5]]
+        XCTAssertEqual(try model.generate(prompts: short, options: SamplingOptions(maxNewTokens: 8, stopAtContext: true), generator: &a),
+                       try model.generate(prompts: short, options: SamplingOptions(maxNewTokens: 8), generator: &b))
+    }
+
+    func testOptionsEncodedWithoutStopAtContextDecode() throws {
+        let json = Data(#"{"temperature": 0.7, "topP": 0.9, "maxNewTokens": 5}"#.utf8)
+        let options = try JSONDecoder().decode(SamplingOptions.self, from: json)
+        XCTAssertEqual(options, SamplingOptions(temperature: 0.7, topP: 0.9, maxNewTokens: 5))
+        XCTAssertEqual(try JSONDecoder().decode(SamplingOptions.self, from: JSONEncoder().encode(SamplingOptions(stopAtContext: true))),
+                       SamplingOptions(stopAtContext: true))
     }
 }

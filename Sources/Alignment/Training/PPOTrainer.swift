@@ -118,7 +118,7 @@ public final class PPOTrainer {
         let batchPrompts = (0..<config.rolloutBatchSize).map { i in prompts[(rollout * config.rolloutBatchSize + i) % prompts.count] }
         let generation = try policy.generate(prompts: batchPrompts,
                                              options: SamplingOptions(temperature: config.temperature, maxNewTokens: config.maxNewTokens,
-                                                                  eosToken: eosToken),
+                                                                  eosToken: eosToken, stopAtContext: true),
                                          generator: &generator)
         let pairs = zip(batchPrompts, generation.tokens).map { TokenizedPair(prompt: $0, completion: $1) }
         let scores = score(pairs)

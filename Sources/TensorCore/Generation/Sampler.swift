@@ -11,13 +11,32 @@ public struct SamplingOptions: Codable, Equatable, Sendable {
     public var maxNewTokens: Int = 64
     /// Generation of a sequence stops after it samples this token (it is included in the output).
     public var eosToken: Int? = nil
+    /// Off (the default): a prompt with no room for `maxNewTokens` in the context is an error. On: a
+    /// sequence that fills the context stops there, as if it had reached `maxNewTokens`, so a batch
+    /// can mix prompts of any length up to the context (PPO rollouts, the toy world's sampling).
+    public var stopAtContext = false
 
-    public init(temperature: Float = 1, topK: Int? = nil, topP: Float = 1, maxNewTokens: Int = 64, eosToken: Int? = nil) {
+    public init(temperature: Float = 1, topK: Int? = nil, topP: Float = 1, maxNewTokens: Int = 64, eosToken: Int? = nil,
+                stopAtContext: Bool = false) {
         self.temperature = temperature
         self.topK = topK
         self.topP = topP
         self.maxNewTokens = maxNewTokens
         self.eosToken = eosToken
+        self.stopAtContext = stopAtContext
+    }
+
+    private enum CodingKeys: String, CodingKey { case temperature, topK, topP, maxNewTokens, eosToken, stopAtContext }
+
+    /// Options encoded before `stopAtContext` existed decode with it off.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        temperature = try c.decode(Float.self, forKey: .temperature)
+        topK = try c.decodeIfPresent(Int.self, forKey: .topK)
+        topP = try c.decode(Float.self, forKey: .topP)
+        maxNewTokens = try c.decode(Int.self, forKey: .maxNewTokens)
+        eosToken = try c.decodeIfPresent(Int.self, forKey: .eosToken)
+        stopAtContext = try c.decodeIfPresent(Bool.self, forKey: .stopAtContext) ?? false
     }
 }
 
@@ -47,7 +66,10 @@ extension GPT {
         try options.validate(prompts: prompts, config: config)
         let b = prompts.count
         let lengths = prompts.map(\.count)
-        let total = lengths.max()! + options.maxNewTokens
+        // Validation leaves room for maxNewTokens after the longest prompt unless stopAtContext is on;
+        // compared as a difference so that a huge maxNewTokens cannot overflow.
+        let longest = lengths.max()!
+        let total = options.maxNewTokens <= config.contextLength - longest ? longest + options.maxNewTokens : config.contextLength
         let wasTraining = isTraining
         eval()
         defer { train(wasTraining) }
@@ -55,7 +77,7 @@ extension GPT {
         let cache = KVCache(config: config, batch: b, capacity: total)
         var tokens = [[Int]](repeating: [], count: b)
         var logProbs = [[Float]](repeating: [], count: b)
-        var done = [Bool](repeating: options.maxNewTokens == 0, count: b)
+        var done = lengths.map { options.maxNewTokens == 0 || $0 >= config.contextLength }
         let common = lengths.min()!
         var feed = prompts.flatMap { Array($0.prefix(common)) }
         var position = common
@@ -84,7 +106,8 @@ extension GPT {
                     next[r] = token
                     tokens[r].append(token)
                     logProbs[r].append(logProb)
-                    if token == options.eosToken || tokens[r].count >= options.maxNewTokens { done[r] = true }
+                    if token == options.eosToken || tokens[r].count >= options.maxNewTokens
+                        || lengths[r] + tokens[r].count >= config.contextLength { done[r] = true }
                 }
                 // Feeding `next` needs room for one more position in the cache.
                 if position + 1 > total { break }

@@ -26,9 +26,9 @@ public struct SamplingError: Error, CustomStringConvertible, Equatable, Sendable
 extension SamplingOptions {
     /// Throws `ConfigurationError` unless temperature is finite and >= 0, topK (if set) >= 1, topP in
     /// (0, 1], maxNewTokens >= 0, eosToken (if set) in the vocabulary, and every prompt is non-empty,
-    /// holds only vocabulary ids and leaves room for maxNewTokens in the context (prompt +
-    /// maxNewTokens <= contextLength, as transformers counts max_length), so that every generated
-    /// sequence can be scored by the model afterwards.
+    /// holds only vocabulary ids and fits the context, and (unless `stopAtContext`) leaves room for
+    /// maxNewTokens in it (prompt + maxNewTokens <= contextLength, as transformers counts max_length):
+    /// either way every generated sequence fits the context, so the model can score it afterwards.
     public func validate(prompts: [[Int]], config: GPTConfig) throws {
         try Validate.nonNegative(temperature, "SamplingOptions.temperature")
         if let topK { try Validate.positive(topK, "SamplingOptions.topK") }
@@ -48,7 +48,7 @@ extension SamplingOptions {
         // The longest prompt is the one that must leave room; compared as a difference so a huge
         // maxNewTokens cannot overflow.
         let longest = prompts.indices.max { prompts[$0].count < prompts[$1].count }!
-        guard maxNewTokens <= config.contextLength - prompts[longest].count else {
+        guard stopAtContext || maxNewTokens <= config.contextLength - prompts[longest].count else {
             throw ConfigurationError("SamplingOptions.maxNewTokens", "\(maxNewTokens) new tokens after the \(prompts[longest].count)-token "
                                      + "prompts[\(longest)] exceed the context length \(config.contextLength)")
         }
