@@ -80,9 +80,11 @@ public enum Bandit {
             sgd.step()
             if step % 1500 == 0 { progress?("reward model step \(step): loss \(loss.item)") }
         }
-        // RLAIF policy in closed form: π_S(a)·exp(r̂(a)/β), normalised.
+        // RLAIF policy in closed form: π_S(a)·exp(r̂(a)/β), normalised; r̂ is shifted by its maximum
+        // first (the normalisation cancels it), so a small β cannot overflow exp.
         let rHat = reward.scalars.map { Double($0) }
-        let unnormalised = zip(student, rHat).map { $0 * Foundation.exp($1 / Double(c.beta)) }
+        let shift = rHat.max() ?? 0
+        let unnormalised = zip(student, rHat).map { $0 * Foundation.exp(($1 - shift) / Double(c.beta)) }
         let z = unnormalised.reduce(0, +)
         let rlaif = unnormalised.map { $0 / z }
 

@@ -30,9 +30,8 @@ struct RLAIFBandit: ParsableCommand {
         config.rewardSteps = rewardSteps
         config.sftSteps = sftSteps
         let result = Bandit.run(config) { line in if !json { FileHandle.standardError.write(Data((line + "\n").utf8)) } }
-        // exp(r̂/β) overflows Double for a small enough β.
         guard result.rlaif.allSatisfy(\.isFinite) else {
-            throw ValidationError("--beta \(beta) is too small: exp(r̂/β) overflows; the learned rewards reach \(result.learnedReward.map { abs($0) }.max() ?? 0)")
+            throw ValidationError("--beta \(beta): the RLAIF policy π_S·exp(r̂/β) is not finite (learned rewards up to \(result.learnedReward.map { abs($0) }.max() ?? 0))")
         }
         let dir = URL(fileURLWithPath: output)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

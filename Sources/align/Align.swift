@@ -76,6 +76,10 @@ struct Score: ParsableCommand {
                 try checkIDs(ids, gpt, line: i + 1, path: input)
                 let logp = withNoGrad { gpt(ids, batch: 1).logSoftmax(axis: -1) }
                 let values = (0..<(ids.count - 1)).map { Double(logp[0, $0, ids[$0 + 1]]) }
+                if let j = values.firstIndex(where: { !$0.isFinite }) {
+                    throw CLIError(description: "--model \(model): the log-prob of token \(j + 1) of \(input):\(i + 1) is \(values[j]); "
+                                   + "the model's weights or activations are not finite")
+                }
                 try printJSON(["logprobs": values])
             }
         } catch { fail(error) }

@@ -20,4 +20,18 @@ final class BanditTests: XCTestCase {
         XCTAssertEqual(result.learnedReward[99], 0, accuracy: 1e-3)
         XCTAssertGreaterThan(result.learnedReward[55], result.learnedReward[35])
     }
+
+    /// A small β puts the RLAIF policy's mass on the learned reward's maximum instead of
+    /// overflowing exp(r̂/β) into NaN.
+    func testSmallBetaGivesTheGreedyPolicy() {
+        var config = BanditConfig()
+        config.beta = 1e-4
+        config.rewardSteps = 500
+        config.sftSteps = 10
+        let result = Bandit.run(config)
+        XCTAssertTrue(result.rlaif.allSatisfy(\.isFinite))
+        XCTAssertEqual(result.rlaif.reduce(0, +), 1, accuracy: 1e-9)
+        let best = result.learnedReward.indices.max { result.learnedReward[$0] < result.learnedReward[$1] }!
+        XCTAssertGreaterThan(result.rlaif[best], 0.99)
+    }
 }

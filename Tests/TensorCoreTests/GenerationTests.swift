@@ -150,4 +150,24 @@ final class OptimizerUtilityTests: XCTestCase {
         XCTAssertEqual(w1.scalars, w2.scalars)
         XCTAssertThrowsError(try Adam([Tensor([1, 2], requiresGrad: true)]).loadState(saved))
     }
+
+    /// A damaged state (NaN or fractional step, a NaN moment) is refused naming the entry, and the
+    /// optimizer keeps its own state: nothing is half loaded.
+    func testDamagedOptimizerStateIsRefusedBeforeAnythingIsCopied() throws {
+        let w = Tensor([0, 0, 0], requiresGrad: true)
+        let optimizer = Adam.adamW([w], learningRate: 0.1)
+        let good = optimizer.state().mapValues { Tensor($0.scalars, shape: $0.shape) }
+        var nanMoment = good
+        nanMoment["0.exp_avg"] = Tensor([1, .nan, 3])
+        for (damaged, key) in [(good.merging(["step": Tensor([Float.nan])]) { $1 }, "step"),
+                               (good.merging(["step": Tensor([2.5])]) { $1 }, "step"),
+                               (good.merging(["step": Tensor([-1])]) { $1 }, "step"),
+                               (nanMoment, "0.exp_avg")] {
+            XCTAssertThrowsError(try optimizer.loadState(damaged)) { error in
+                XCTAssertEqual((error as? OptimizerStateError)?.key, key, "\(error)")
+            }
+            XCTAssertEqual(optimizer.stepCount, 0)
+            XCTAssertEqual(optimizer.state()["0.exp_avg"]?.scalars, [0, 0, 0])
+        }
+    }
 }

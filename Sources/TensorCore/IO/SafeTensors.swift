@@ -85,8 +85,18 @@ public enum SafeTensors {
         } catch {
             try? FileManager.default.removeItem(at: tmp)
             if let e = error as? SafeTensorsError { throw e }
-            throw SafeTensorsError(file: url.path, reason: "write failed: \(error)")
+            throw SafeTensorsError(file: url.path, reason: "write failed: \(systemReason(error))")
         }
+    }
+
+    /// The operating system's words for a failed file operation ("No space left on device"), not
+    /// Foundation's error dump.
+    static func systemReason(_ error: Error) -> String {
+        let ns = error as NSError
+        for candidate in [ns, ns.userInfo[NSUnderlyingErrorKey] as? NSError].compactMap({ $0 }) where candidate.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(candidate.code)))
+        }
+        return ns.localizedDescription
     }
 
     // MARK: Reading

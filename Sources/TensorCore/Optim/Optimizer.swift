@@ -50,8 +50,15 @@ public class OptimizerBase {
         return out
     }
 
+    /// Checks every entry (present, same shape as its parameter, finite; `step` a whole number)
+    /// before copying any, so a damaged state leaves the optimizer as it was.
     public func loadState(_ state: [String: Tensor]) throws {
         guard let step = state["step"], step.count == 1 else { throw OptimizerStateError(key: "step", reason: "missing") }
+        let stepValue = step.item
+        guard stepValue.isFinite, stepValue >= 0, stepValue == stepValue.rounded(), stepValue < 1e15 else {
+            throw OptimizerStateError(key: "step", reason: "must be a whole number >= 0, got \(stepValue)")
+        }
+        var copies: [(into: Tensor, from: Tensor)] = []
         for (name, list) in buffers {
             for (i, t) in list.enumerated() {
                 let key = "\(i).\(name)"
@@ -59,10 +66,14 @@ public class OptimizerBase {
                 guard saved.shape == t.shape else {
                     throw OptimizerStateError(key: key, reason: "shape \(saved.shape) does not match parameter shape \(t.shape)")
                 }
-                Kernels.copyInto(t, from: saved)
+                if let bad = saved.withUnsafeBufferPointer({ $0.firstIndex { !$0.isFinite } }) {
+                    throw OptimizerStateError(key: key, reason: "element \(bad) is not finite")
+                }
+                copies.append((t, saved))
             }
         }
-        stepCount = Int(step.item)
+        for (t, saved) in copies { Kernels.copyInto(t, from: saved) }
+        stepCount = Int(stepValue)
     }
 
     /// Calls `body(param, grad, i, range)` with raw pointers for every parameter that has a
