@@ -64,3 +64,22 @@ func gradient(of leaf: Tensor, seed: Tensor? = nil, _ f: (Tensor) -> Tensor) -> 
     y.backward(seed ?? Tensor.ones(y.shape))
     return leaf.grad
 }
+
+/// Restores `Threading.threadCount` and `grainSize` after each test, so tests that change them
+/// leave the next test the process's settings.
+class ThreadSettingsTestCase: XCTestCase {
+    private var savedThreads = 1
+    private var savedGrain = 1
+
+    override func setUp() {
+        super.setUp()
+        savedThreads = Threading.threadCount
+        savedGrain = Threading.grainSize
+    }
+
+    override func tearDown() {
+        Threading.threadCount = savedThreads
+        Threading.grainSize = savedGrain
+        super.tearDown()
+    }
+}

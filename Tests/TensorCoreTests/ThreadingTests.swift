@@ -2,22 +2,7 @@ import Synchronization
 import TensorCore
 import XCTest
 
-final class ThreadingTests: XCTestCase {
-    private var savedThreads = 1
-    private var savedGrain = 1
-
-    override func setUp() {
-        super.setUp()
-        savedThreads = Threading.threadCount
-        savedGrain = Threading.grainSize
-    }
-
-    override func tearDown() {
-        Threading.threadCount = savedThreads
-        Threading.grainSize = savedGrain
-        super.tearDown()
-    }
-
+final class ThreadingTests: ThreadSettingsTestCase {
     /// Runs parallelFor and returns how often each index was visited and the chunks seen.
     private func visit(_ count: Int, cost: Int) -> (hits: [Int], chunks: [Range<Int>]) {
         let lock = NSLock()

@@ -7,22 +7,7 @@ import XCTest
 /// 3-8 threads (more threads than this machine's cores, as on users' machines). Each chunk adds
 /// into its output, so a chunk run twice doubles values and a chunk skipped leaves zeros; a lost
 /// wake-up hangs, which the watchdog turns into a failure instead of a stuck test run.
-final class WorkerPoolStressTests: XCTestCase {
-    private var savedThreads = 1
-    private var savedGrain = 1
-
-    override func setUp() {
-        super.setUp()
-        savedThreads = Threading.threadCount
-        savedGrain = Threading.grainSize
-    }
-
-    override func tearDown() {
-        Threading.threadCount = savedThreads
-        Threading.grainSize = savedGrain
-        super.tearDown()
-    }
-
+final class WorkerPoolStressTests: ThreadSettingsTestCase {
     /// Hands a closure and a failure count to the watchdog's thread.
     private final class Work: @unchecked Sendable {
         let body: () -> Void
