@@ -280,28 +280,36 @@ struct PPOCommand: ParsableCommand {
 
     static let maximumCount = 1_000_000
 
+    /// The command-line option behind each `PPOConfig` field that `PPOConfig.validate` checks.
+    static let optionOfSetting = [
+        "rollouts": "--rollouts", "rolloutBatchSize": "--rollout-batch", "miniBatchSize": "--mini-batch",
+        "ppoEpochs": "--ppo-epochs", "learningRate": "--lr", "klCoef": "--kl-coef", "targetKL": "--target-kl",
+        "clipRange": "--clip-range", "clipRangeValue": "--clip-range-value", "valueCoef": "--vf-coef", "gamma": "--gamma",
+        "lambda": "--lambda", "temperature": "--temperature", "maxNewTokens": "--max-new-tokens",
+    ]
+
+    var config: PPOConfig {
+        var c = PPOConfig()
+        c.rollouts = rollouts; c.rolloutBatchSize = rolloutBatch; c.miniBatchSize = miniBatch; c.ppoEpochs = ppoEpochs
+        c.learningRate = lr; c.klCoef = klCoef; c.targetKL = targetKl; c.klEstimator = klEstimator; c.clipRange = clipRange
+        c.clipRangeValue = clipRangeValue; c.valueCoef = vfCoef; c.gamma = gamma; c.lambda = lambda
+        c.temperature = temperature; c.maxNewTokens = maxNewTokens; c.seed = seed
+        return c
+    }
+
+    /// PPOConfig's own ranges, named by option, plus what only the command line limits.
     func validate() throws {
         try validatingOptions {
             if let saveEvery { try Validate.positive(saveEvery, "--save-every") }
             try Validate.inRange(rollouts, 1...Self.maximumCount, "--rollouts")
             try Validate.inRange(rolloutBatch, 1...Self.maximumCount, "--rollout-batch")
-            try Validate.positive(miniBatch, "--mini-batch")
-            guard rolloutBatch % miniBatch == 0 else {
-                throw ConfigurationError("--mini-batch", "must divide --rollout-batch \(rolloutBatch), got \(miniBatch)")
-            }
             try Validate.inRange(ppoEpochs, 1...Self.maximumCount, "--ppo-epochs")
-            try Validate.positive(lr, "--lr")
-            try Validate.nonNegative(klCoef, "--kl-coef")
-            if let targetKl { try Validate.positive(targetKl, "--target-kl") }
-            try Validate.positive(clipRange, "--clip-range")
-            try Validate.positive(clipRangeValue, "--clip-range-value")
-            try Validate.nonNegative(vfCoef, "--vf-coef")
-            try Validate.inRange(gamma, 0, 1, "--gamma")
-            try Validate.inRange(lambda, 0, 1, "--lambda")
-            guard temperature.isFinite && temperature >= minimumTemperature else {
+            do { try config.validate() } catch let e as ConfigurationError {
+                throw ConfigurationError(Self.optionOfSetting[e.setting] ?? e.setting, e.reason)
+            }
+            guard temperature >= minimumTemperature else {
                 throw ConfigurationError("--temperature", "must be finite and >= \(minimumTemperature), got \(temperature)")
             }
-            try Validate.positive(maxNewTokens, "--max-new-tokens")
             if let maxPromptLength { try Validate.positive(maxPromptLength, "--max-prompt-length") }
         }
     }
@@ -342,12 +350,7 @@ struct PPOCommand: ParsableCommand {
             let tokenizer = ByteTokenizer()
             let promptIDs = try reading("--prompts") { try JSONL.prompts(at: prompts) }.map { Array(tokenizer.encode($0).suffix(maxPromptLength)) }
             guard !promptIDs.isEmpty else { throw ConfigurationError("--prompts", "\(prompts) holds no prompts") }
-            var c = PPOConfig()
-            c.rollouts = rollouts; c.rolloutBatchSize = rolloutBatch; c.miniBatchSize = miniBatch; c.ppoEpochs = ppoEpochs
-            c.learningRate = lr; c.klCoef = klCoef; c.targetKL = targetKl; c.klEstimator = klEstimator; c.clipRange = clipRange
-            c.clipRangeValue = clipRangeValue; c.valueCoef = vfCoef; c.gamma = gamma; c.lambda = lambda
-            c.temperature = temperature; c.maxNewTokens = maxNewTokens; c.seed = seed
-            let trainer = try PPOTrainer(policy: policy, reference: sft.frozenCopy(), reward: .model(rm), prompts: promptIDs, config: c,
+            let trainer = try PPOTrainer(policy: policy, reference: sft.frozenCopy(), reward: .model(rm), prompts: promptIDs, config: config,
                                          eosToken: tokenizer.eosToken, padToken: tokenizer.padToken)
             trainer.outputDirectory = URL(fileURLWithPath: output)
             trainer.saveEvery = saveEvery
