@@ -119,7 +119,8 @@ struct Generate: ParsableCommand {
             let prompts = try reading("--input") { try readInputIDs(input) }
             for (i, p) in prompts.enumerated() {
                 try checkIDs(p, gpt, line: i + 1, path: input)
-                guard p.count + maxNewTokens <= gpt.config.contextLength else {
+                // Compared as a difference: p.count <= context (checkIDs), so a huge --max-new-tokens cannot overflow.
+                guard maxNewTokens <= gpt.config.contextLength - p.count else {
                     throw CLIError(description: "\(input):\(i + 1): \(p.count) prompt tokens + --max-new-tokens \(maxNewTokens) exceed the context \(gpt.config.contextLength) of --model \(model)")
                 }
             }

@@ -314,7 +314,8 @@ struct PPOCommand: ParsableCommand {
             throw ConfigurationError("--max-new-tokens", "must be < the context \(context) of \(source) (room for a prompt token), got \(maxNewTokens)")
         }
         let length = maxPromptLength ?? min(128, context - maxNewTokens)
-        guard length + maxNewTokens <= context else {
+        // Compared as a difference: maxNewTokens < context here, so a huge --max-prompt-length cannot overflow.
+        guard length <= context - maxNewTokens else {
             throw ConfigurationError("--max-prompt-length", "plus --max-new-tokens \(maxNewTokens) must be <= the context \(context) of \(source), got \(length)")
         }
         return length

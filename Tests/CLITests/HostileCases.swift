@@ -75,6 +75,7 @@ enum HostileCases {
         ppo(["--max-new-tokens", "0"], names: "--max-new-tokens"),
         ppo(["--max-prompt-length", "60"], names: "--max-prompt-length"),
         ppo(["--max-prompt-length", "0"], names: "--max-prompt-length"),
+        ppo(["--max-prompt-length", "9223372036854775807"], names: "--max-prompt-length"),  // overflowed (SIGILL) adding --max-new-tokens
         ppo(["--gamma", "1.5"], names: "--gamma"),
         ppo(["--lambda=-0.1"], names: "--lambda"),
         ppo(["--clip-range", "0"], names: "--clip-range"),
@@ -100,6 +101,7 @@ enum HostileCases {
         generate(["--eos=-1"], names: "--eos"),
         generate(["--max-new-tokens", "1000"], names: "--max-new-tokens"),
         generate(["--max-new-tokens", "0"], names: "--max-new-tokens"),
+        generate(["--max-new-tokens", "9223372036854775807"], names: "--max-new-tokens"),  // overflowed (SIGILL) adding the prompt length
         generate(["--temperature=-1"], names: "--temperature"),
         generate(["--temperature=nan"], names: "--temperature"),
         generate(["--temperature", "1e-30"], names: "--temperature"),
