@@ -37,9 +37,22 @@ func readInputIDs(_ path: String) throws -> [[Int]] {
     return rows
 }
 
-func loadModel(_ dir: String) throws -> GPT {
-    do { return try GPT.loadHuggingFace(directory: URL(fileURLWithPath: dir)) } catch {
+func loadModel(_ dir: String, option: String = "--model") throws -> GPT {
+    let gpt: GPT
+    do { gpt = try GPT.loadHuggingFace(directory: URL(fileURLWithPath: dir)) } catch {
         throw CLIError(description: "\(error)")
+    }
+    try requireFiniteWeights(gpt, dir, option: option)
+    return gpt
+}
+
+/// Refuses a checkpoint holding NaN or infinite weights, naming the option, the file and the tensor:
+/// otherwise training stops at step 1 with a "lower the learning rate" message about the user's run,
+/// and scoring fails inside JSON encoding.
+func requireFiniteWeights(_ gpt: GPT, _ dir: String, option: String) throws {
+    for (name, tensor) in gpt.namedParameters() where !tensor.scalars.allSatisfy(\.isFinite) {
+        throw ConfigurationError(option, "\(URL(fileURLWithPath: dir).appendingPathComponent("model.safetensors").path): "
+                                 + "tensor '\(name)' contains NaN or infinite values")
     }
 }
 
@@ -76,6 +89,9 @@ struct Score: ParsableCommand {
                 try checkIDs(ids, gpt, line: i + 1, path: input)
                 let logp = withNoGrad { gpt(ids, batch: 1).logSoftmax(axis: -1) }
                 let values = (0..<(ids.count - 1)).map { Double(logp[0, $0, ids[$0 + 1]]) }
+                guard values.allSatisfy(\.isFinite) else {
+                    throw CLIError(description: "\(input):\(i + 1): log-probabilities are not finite; the activations of --model \(model) overflow")
+                }
                 try printJSON(["logprobs": values])
             }
         } catch { fail(error) }
