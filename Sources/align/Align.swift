@@ -37,9 +37,22 @@ func readInputIDs(_ path: String) throws -> [[Int]] {
     return rows
 }
 
-func loadModel(_ dir: String) throws -> GPT {
-    do { return try GPT.loadHuggingFace(directory: URL(fileURLWithPath: dir)) } catch {
+func loadModel(_ dir: String, option: String = "--model") throws -> GPT {
+    let gpt: GPT
+    do { gpt = try GPT.loadHuggingFace(directory: URL(fileURLWithPath: dir)) } catch {
         throw CLIError(description: "\(error)")
+    }
+    try requireFiniteWeights(gpt, dir, option: option)
+    return gpt
+}
+
+/// Refuses a checkpoint holding NaN or infinite weights, naming the option, the file and the tensor:
+/// otherwise training stops at step 1 with a "lower the learning rate" message about the user's run,
+/// and scoring fails inside JSON encoding.
+func requireFiniteWeights(_ gpt: GPT, _ dir: String, option: String) throws {
+    for (name, tensor) in gpt.namedParameters() where !tensor.scalars.allSatisfy(\.isFinite) {
+        throw ConfigurationError(option, "\(URL(fileURLWithPath: dir).appendingPathComponent("model.safetensors").path): "
+                                 + "tensor '\(name)' contains NaN or infinite values")
     }
 }
 
@@ -123,7 +136,8 @@ struct Generate: ParsableCommand {
             let prompts = try reading("--input") { try readInputIDs(input) }
             for (i, p) in prompts.enumerated() {
                 try checkIDs(p, gpt, line: i + 1, path: input)
-                guard p.count + maxNewTokens <= gpt.config.contextLength else {
+                // Compared as a difference: p.count <= context (checkIDs), so a huge --max-new-tokens cannot overflow.
+                guard maxNewTokens <= gpt.config.contextLength - p.count else {
                     throw CLIError(description: "\(input):\(i + 1): \(p.count) prompt tokens + --max-new-tokens \(maxNewTokens) exceed the context \(gpt.config.contextLength) of --model \(model)")
                 }
             }

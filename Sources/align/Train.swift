@@ -33,6 +33,7 @@ struct TrainingOptions: ParsableArguments {
 
     func validate() throws {
         try validatingOptions {
+            try requireOutputPath(output)
             try Validate.positive(dModel, "--d-model")
             try Validate.positive(layers, "--layers")
             try Validate.positive(heads, "--heads")
@@ -109,6 +110,7 @@ struct TrainingOptions: ParsableArguments {
                                  heads: heads, scalarHead: scalarHead), seed: seed)
         }
         let loaded = try GPT.loadHuggingFace(directory: URL(fileURLWithPath: model))
+        try requireFiniteWeights(loaded, model, option: "--model")
         guard loaded.config.vocabSize == ByteTokenizer().vocabSize else {
             throw ConfigurationError("--model", "\(model): vocabulary \(loaded.config.vocabSize) is not the byte tokenizer's 258")
         }
@@ -239,6 +241,7 @@ struct DPO: ParsableCommand {
     /// The frozen --reference, refused when it cannot score the byte-tokenized examples.
     func loadReference(_ path: String, maxLength: Int) throws -> GPT {
         let ref = try GPT.loadHuggingFace(directory: URL(fileURLWithPath: path))
+        try requireFiniteWeights(ref, path, option: "--reference")
         guard ref.config.vocabSize == ByteTokenizer().vocabSize else {
             throw ConfigurationError("--reference", "\(path): vocabulary \(ref.config.vocabSize) is not the byte tokenizer's 258")
         }
@@ -300,6 +303,7 @@ struct PPOCommand: ParsableCommand {
     /// PPOConfig's own ranges, named by option, plus what only the command line limits.
     func validate() throws {
         try validatingOptions {
+            try requireOutputPath(output)
             if let saveEvery { try Validate.positive(saveEvery, "--save-every") }
             try Validate.inRange(rollouts, 1...Self.maximumCount, "--rollouts")
             try Validate.inRange(rolloutBatch, 1...Self.maximumCount, "--rollout-batch")
@@ -322,7 +326,8 @@ struct PPOCommand: ParsableCommand {
             throw ConfigurationError("--max-new-tokens", "must be < the context \(context) of \(source) (room for a prompt token), got \(maxNewTokens)")
         }
         let length = maxPromptLength ?? min(128, context - maxNewTokens)
-        guard length + maxNewTokens <= context else {
+        // Compared as a difference: maxNewTokens < context here, so a huge --max-prompt-length cannot overflow.
+        guard length <= context - maxNewTokens else {
             throw ConfigurationError("--max-prompt-length", "plus --max-new-tokens \(maxNewTokens) must be <= the context \(context) of \(source), got \(length)")
         }
         return length
@@ -331,6 +336,7 @@ struct PPOCommand: ParsableCommand {
     /// A checkpoint the byte tokenizer can drive, named by its option when it is not.
     func load(_ path: String, option: String) throws -> GPT {
         let gpt = try GPT.loadHuggingFace(directory: URL(fileURLWithPath: path))
+        try requireFiniteWeights(gpt, path, option: option)
         guard gpt.config.vocabSize == ByteTokenizer().vocabSize else {
             throw ConfigurationError(option, "\(path): vocabulary \(gpt.config.vocabSize) is not the byte tokenizer's 258")
         }
@@ -360,4 +366,10 @@ struct PPOCommand: ParsableCommand {
             print("checkpoint: \(output)/checkpoint")
         } catch { fail(error) }
     }
+}
+
+/// An empty --output (an unset shell variable) would train into the current directory, resuming or
+/// overwriting whatever checkpoint/ is there, and report the checkpoint as "/checkpoint".
+func requireOutputPath(_ output: String) throws {
+    guard !output.isEmpty else { throw ConfigurationError("--output", "must name a directory, got an empty string") }
 }

@@ -42,6 +42,21 @@ final class Fixtures: Sendable {
         try make("sft", Fixtures.tinyModel + ["--context", "16", "--data", path("sft.jsonl"), "--output", path("short")])
         try copyBase(to: "bad-heads", editingConfig: { $0["n_head"] = 0 })
         try copyBase(to: "huge-vocab", editingConfig: { $0["vocab_size"] = 1_000_000_000_000 })
+        try copyBase(to: "nan-weights", editingConfig: { _ in })
+        try setFirstValueToNaN(of: "transformer.ln_f.bias", in: "nan-weights/model.safetensors")
+    }
+
+    /// Overwrites the first float32 of `tensor` in a safetensors file with NaN, as a diverged run would leave it.
+    private func setFirstValueToNaN(of tensor: String, in file: String) throws {
+        let url = directory.appendingPathComponent(file)
+        var data = try Data(contentsOf: url)
+        let headerLength = data.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+        let header = try JSONSerialization.jsonObject(with: data.subdata(in: 8..<(8 + headerLength))) as! [String: Any]
+        let begin = ((header[tensor] as! [String: Any])["data_offsets"] as! [Int])[0]
+        withUnsafeBytes(of: Float.nan.bitPattern.littleEndian) { nan in
+            data.replaceSubrange((8 + headerLength + begin)..<(8 + headerLength + begin + 4), with: nan)
+        }
+        try data.write(to: url)
     }
 
     /// A copy of `base` whose config.json is edited, as a hostile or damaged download would be.

@@ -51,6 +51,8 @@ enum HostileCases {
         sft(["--eval-data", "$DIR/missing.jsonl"], names: "missing.jsonl"),
         sft(["--eval-data", "$DIR/empty.jsonl", "--d-model", "16", "--heads", "2", "--layers", "1", "--batch-size", "2"], names: "--eval-data"),
         HostileCase("align", ["sft", "--data", "$DIR/empty.jsonl", "--output", "$OUT"], names: "--data"),
+        HostileCase("align", ["sft", "--data", "$DIR/sft.jsonl", "--output", ""], names: "--output"),  // trained into the current directory
+        HostileCase("align", ["ppo", "--model", "$BASE", "--reward-model", "$RM", "--prompts", "$DIR/prompts.jsonl", "--output", ""], names: "--output"),
         HostileCase("align", ["sft", "--data", "$DIR/missing.jsonl", "--output", "$OUT"], names: "missing.jsonl"),
         HostileCase("align", ["reward", "--heads", "3"] + prefData, names: "--heads"),
         HostileCase("align", ["reward", "--model", "$BASE", "--max-length", "65"] + prefData, names: "--max-length"),
@@ -75,6 +77,7 @@ enum HostileCases {
         ppo(["--max-new-tokens", "0"], names: "--max-new-tokens"),
         ppo(["--max-prompt-length", "60"], names: "--max-prompt-length"),
         ppo(["--max-prompt-length", "0"], names: "--max-prompt-length"),
+        ppo(["--max-prompt-length", "9223372036854775807"], names: "--max-prompt-length"),  // overflowed (SIGILL) adding --max-new-tokens
         ppo(["--gamma", "1.5"], names: "--gamma"),
         ppo(["--lambda=-0.1"], names: "--lambda"),
         ppo(["--clip-range", "0"], names: "--clip-range"),
@@ -100,6 +103,7 @@ enum HostileCases {
         generate(["--eos=-1"], names: "--eos"),
         generate(["--max-new-tokens", "1000"], names: "--max-new-tokens"),
         generate(["--max-new-tokens", "0"], names: "--max-new-tokens"),
+        generate(["--max-new-tokens", "9223372036854775807"], names: "--max-new-tokens"),  // overflowed (SIGILL) adding the prompt length
         generate(["--temperature=-1"], names: "--temperature"),
         generate(["--temperature=nan"], names: "--temperature"),
         generate(["--temperature", "1e-30"], names: "--temperature"),
@@ -112,6 +116,14 @@ enum HostileCases {
         HostileCase("align", ["score", "--model", "$DIR/bad-heads", "--input", "$DIR/ids.jsonl"], names: "n_head"),
         HostileCase("align", ["score", "--model", "$DIR/huge-vocab", "--input", "$DIR/ids.jsonl"], names: "vocab_size"),
         HostileCase("align", ["sft", "--model", "$DIR/bad-heads", "--data", "$DIR/sft.jsonl", "--output", "$OUT"], names: "n_head"),
+        // NaN weights are refused on loading, naming the option and tensor, not reported as a diverged step 1 or a JSON error.
+        HostileCase("align", ["score", "--model", "$DIR/nan-weights", "--input", "$DIR/ids.jsonl"], names: "--model: "),
+        HostileCase("align", ["generate", "--model", "$DIR/nan-weights", "--input", "$DIR/ids.jsonl"], names: "tensor 'ln_f.bias' contains NaN"),
+        HostileCase("align", ["sft", "--model", "$DIR/nan-weights", "--data", "$DIR/sft.jsonl", "--output", "$OUT"], names: "--model: "),
+        HostileCase("align", ["dpo", "--model", "$BASE", "--reference", "$DIR/nan-weights", "--data", "$DIR/prefs.jsonl", "--output", "$OUT",
+                              "--batch-size", "2"], names: "--reference: "),
+        HostileCase("align", ["ppo", "--model", "$DIR/nan-weights", "--reward-model", "$RM", "--prompts", "$DIR/prompts.jsonl",
+                              "--output", "$OUT"], names: "--model: "),
     ]
 
     static let examples: [HostileCase] = [

@@ -96,6 +96,16 @@ final class HostileModelInputTests: XCTestCase {
         }
     }
 
+    /// The block check used to build `Array(0..<n_layer)`: 16 GB and about 20 s for n_layer = 2^31 - 1.
+    func testTheLargestNLayerAgainstAOneBlockFileIsRefusedQuickly() throws {
+        let original = try Data(contentsOf: configURL)
+        defer { try? original.write(to: configURL) }
+        try setConfig("n_layer", "2147483647")
+        let start = Date()
+        assertRefused(ConfigurationError.self, naming: [configURL.path + ": n_layer", "is 2147483647 but", "holds 1 block (h.0)"], "n_layer = 2^31 - 1")
+        XCTAssertLessThan(Date().timeIntervalSince(start), 2, "refusing n_layer = 2^31 - 1 must not allocate per layer")
+    }
+
     func testAParameterCountBeyondAnIntIsRefusedBeforeAllocation() throws {
         var json = try configJSON()
         json["n_embd"] = 2_000_000_000

@@ -46,7 +46,9 @@ enum HuggingFaceGPT2Layout {
             throw mismatch("n_positions", config.contextLength, "wpe.weight", wpe)
         }
         let blocks = Set(rawNames.keys.compactMap(blockIndex)).sorted()
-        if blocks != Array(0..<config.layers) {
+        // `blocks` is sorted and distinct, so it is 0..<layers exactly when its count and ends match;
+        // comparing with Array(0..<layers) would allocate 16 GB for n_layer = 2^31 - 1.
+        if blocks.count != config.layers || blocks.first != 0 || blocks.last != config.layers - 1 {
             let listed = blocks.prefix(8).map { "h.\($0)" }.joined(separator: ", ") + (blocks.count > 8 ? ", ..." : "")
             throw ConfigurationError("\(configFile): n_layer", "is \(config.layers) but \(weightsFile) holds \(blocks.count) "
                                      + "block\(blocks.count == 1 ? "" : "s")\(blocks.isEmpty ? "" : " (\(listed))")")
