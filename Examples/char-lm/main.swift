@@ -72,8 +72,14 @@ struct CharLM: ParsableCommand {
             optimizer.learningRate = schedule.learningRate(base: lr, step: step)
             optimizer.zeroGrad()
             let loss = crossEntropy(logits: model(inputs, batch: batch), targets: targets)
+            guard loss.item.isFinite else {
+                throw ValidationError("step \(step): loss is \(loss.item); training stopped before saving (lower --lr)")
+            }
             loss.backward()
-            clipGradNorm(model.parameters(), maxNorm: 1)
+            let norm = clipGradNorm(model.parameters(), maxNorm: 1)
+            guard norm.isFinite else {
+                throw ValidationError("step \(step): gradient norm is \(norm); training stopped before saving (lower --lr)")
+            }
             optimizer.step()
             if step % 50 == 0 || step == steps - 1 {
                 let elapsed = Date().timeIntervalSince(start)

@@ -38,6 +38,7 @@ struct TinyTrain: ParsableCommand {
             let loss = crossEntropy(logits: logits, targets: labels)
             if step == 0 { first = loss.item }
             last = loss.item
+            guard last.isFinite else { throw ValidationError("step \(step): loss is \(last); training diverged (lower --lr)") }
             if step % every == 0 || step == steps {
                 let accuracy = zip(logits.argmax(axis: -1), labels).filter { $0 == $1 }.count
                 print("step \(step)  loss \(String(format: "%.4f", loss.item))  accuracy \(accuracy * 100 / labels.count)%")
@@ -49,7 +50,7 @@ struct TinyTrain: ParsableCommand {
                 for p in params { p.update { value, grad in value - lr * grad } }
             }
         }
-        print("loss fell from \(String(format: "%.4f", first)) to \(String(format: "%.4f", last))")
+        print("loss went from \(String(format: "%.4f", first)) to \(String(format: "%.4f", last))")
     }
 
     /// Two interleaved spiral arms in the plane, labelled 0 and 1.

@@ -1,3 +1,4 @@
+import Alignment
 import ArgumentParser
 import Foundation
 import TensorCore
@@ -15,26 +16,20 @@ struct CLIError: Error, CustomStringConvertible {
     let description: String
 }
 
-/// Reads a JSONL file of `{"input_ids": [...]}` objects, naming file and line on bad input.
-/// Accepts CRLF line ends and a UTF-8 byte-order mark.
+/// Reads a JSONL file of `{"input_ids": [...]}` objects through Alignment's JSONL reader (CRLF, a
+/// byte-order mark, and errors naming file and line for empty, non-UTF-8 or malformed files).
 func readInputIDs(_ path: String) throws -> [[Int]] {
-    guard var text = try? String(contentsOfFile: path, encoding: .utf8) else { throw CLIError(description: "\(path): cannot read file") }
-    if text.hasPrefix("\u{FEFF}") { text.removeFirst() }
-    var rows: [[Int]] = []
-    // Split on the scalar, not the Character: "\r\n" is one Character and would not match "\n".
-    for (i, line) in text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-        let trimmed = String(line).trimmingCharacters(in: .whitespacesAndNewlines)
-        if trimmed.isEmpty { continue }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(trimmed.utf8)) as? [String: Any] else {
-            throw CLIError(description: "\(path):\(i + 1): not a JSON object")
-        }
-        guard let ids = object["input_ids"] as? [NSNumber], !ids.isEmpty,
-              ids.allSatisfy({ Double(exactly: $0.doubleValue) != nil && $0.doubleValue == Double($0.intValue) }) else {
-            throw CLIError(description: "\(path):\(i + 1): \"input_ids\" must be a non-empty array of integers")
-        }
-        rows.append(ids.map(\.intValue))
+    func isInteger(_ n: NSNumber) -> Bool {
+        let v = n.doubleValue
+        // JSON true/false arrive as NSNumber too; their type code is "c".
+        return String(cString: n.objCType) != "c" && v.isFinite && v == v.rounded() && abs(v) < 1e15
     }
-    return rows
+    return try JSONL.objects(at: path).map { line, object in
+        guard let values = object["input_ids"] as? [NSNumber], !values.isEmpty, values.allSatisfy(isInteger) else {
+            throw DataError(file: path, line: line, reason: "\"input_ids\" must be a non-empty array of integers")
+        }
+        return values.map(\.intValue)
+    }
 }
 
 func loadModel(_ dir: String, option: String = "--model") throws -> GPT {

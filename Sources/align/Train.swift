@@ -364,6 +364,8 @@ struct PPOCommand: ParsableCommand {
             trainer.showProgress = true
             try trainer.train()
             print("checkpoint: \(output)/checkpoint")
+        } catch let e as ConfigurationError {
+            fail(ConfigurationError(Self.optionOfSetting[e.setting] ?? e.setting, e.reason))
         } catch { fail(error) }
     }
 }

@@ -144,6 +144,12 @@ public final class PPOTrainer {
         let mask = Tensor.concat(masks), old = Tensor.concat(oldLp), values = Tensor.concat(oldV), ref = Tensor.concat(refLp)
 
         // 3. Rewards, advantages, returns over the whole rollout.
+        let responseTokens = Int(withNoGrad { mask.sum().item })
+        if config.whitenAdvantages && responseTokens < 2 {
+            // Whitening divides by the unbiased variance over response tokens (TRL's masked_whiten).
+            throw ConfigurationError("rolloutBatchSize", "rollout \(position) has \(responseTokens) response token; whitening the advantages "
+                                     + "needs at least 2 (sample more prompts per rollout or more new tokens)")
+        }
         let (advantages, returns, kl) = withNoGrad { () -> (Tensor, Tensor, Tensor) in
             let kl = PPO.klPenalty(config.klEstimator, logProbs: old, referenceLogProbs: ref, mask: mask)
             let rewards = PPO.tokenRewards(scores: Tensor(scores), kl: kl, mask: mask, klCoef: klCoef)
