@@ -10,7 +10,7 @@ enum HuggingFaceGPT2Config {
     static func read(_ url: URL) throws -> GPTConfig {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
-            throw SafeTensorsError(file: url.path, reason: "cannot read: \(error.localizedDescription)")
+            throw SafeTensorsError(file: url.path, reason: "cannot read: \(SafeTensors.systemReason(error))")
         }
         guard let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw SafeTensorsError(file: url.path, reason: "not a JSON object")

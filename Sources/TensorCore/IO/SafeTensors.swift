@@ -131,7 +131,7 @@ public enum SafeTensors {
     public static func read(_ url: URL, checkHeader: (Header) throws -> Void = { _ in }) throws -> Contents {
         let data: Data
         do { data = try Data(contentsOf: url, options: .mappedIfSafe) } catch {
-            throw SafeTensorsError(file: url.path, reason: "cannot read: \(error.localizedDescription)")
+            throw SafeTensorsError(file: url.path, reason: "cannot read: \(SafeTensors.systemReason(error))")
         }
         return try decode(data, source: url.path, checkHeader: checkHeader)
     }
