@@ -31,6 +31,13 @@ struct TrainBench: ParsableCommand {
         guard parameters <= Double(1 << 31) else {
             throw ValidationError("--vocab, --d-model, --layers, --seq: a model of \(String(format: "%.3g", parameters)) parameters exceeds the \(1 << 31) allowed")
         }
+        // Attention probabilities (batch x heads x seq² per layer) and d-model-wide activations, with
+        // their gradients: a batch that cannot fit memory would abort in malloc.
+        let t = Double(seq), activations = 8 * Double(batch) * (Double(layers) * (Double(heads) * t * t + 24 * t * d) + 3 * t * Double(vocab))
+        guard activations <= Double(ProcessInfo.processInfo.physicalMemory) else {
+            throw ValidationError(String(format: "--batch, --seq: about %.1f GB of activations per step exceed this machine's %.1f GB",
+                                         activations / 1e9, Double(ProcessInfo.processInfo.physicalMemory) / 1e9))
+        }
         guard steps >= 1 else { throw ValidationError("--steps must be >= 1, got \(steps)") }
         if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be in 1...256, got \(threads)") }
     }

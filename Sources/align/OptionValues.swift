@@ -41,3 +41,23 @@ func checkNewModelSize(vocab: Int, context: Int, dModel: Int, layers: Int) throw
                                  "a model of \(String(format: "%.3g", count)) parameters exceeds the \(maximumNewModelParameters) allowed")
     }
 }
+
+/// Rough peak bytes of one forward pass over `rows` sequences of `length` tokens (and, with
+/// `backward`, the gradients of the same size): attention probabilities (rows x heads x length²
+/// per layer), about 24 d-model-wide activations per token and layer, and the logits.
+func activationBytes(rows: Int, length: Int, config: GPTConfig, backward: Bool = true) -> Double {
+    let t = Double(length), r = Double(rows)
+    let perLayer = Double(config.heads) * t * t + 24 * t * Double(config.dModel)
+    return (backward ? 2 : 1) * 4 * r * (Double(config.layers) * perLayer + 3 * t * Double(config.vocabSize))
+}
+
+/// Refuses a batch whose activations would not fit this machine's memory (an allocation that
+/// fails aborts the process), naming the options that size it.
+func checkActivationMemory(rows: Int, length: Int, config: GPTConfig, options: String, backward: Bool = true) throws {
+    let needed = activationBytes(rows: rows, length: length, config: config, backward: backward)
+    let available = Double(ProcessInfo.processInfo.physicalMemory)
+    guard needed <= available else {
+        throw ConfigurationError(options, String(format: "%d sequences of %d tokens need about %.1f GB of activations per step; this machine has %.1f GB",
+                                                 rows, length, needed / 1e9, available / 1e9))
+    }
+}

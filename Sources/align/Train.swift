@@ -81,7 +81,8 @@ struct TrainingOptions: ParsableArguments {
     }
 
     /// Truncation to --max-length and --max-prompt-length, defaulted and checked against `model`'s context.
-    func tokenization(for model: GPT) throws -> Tokenization {
+    /// `sequencesPerExample` is 2 for preference data, whose chosen and rejected run side by side.
+    func tokenization(for model: GPT, sequencesPerExample: Int = 1) throws -> Tokenization {
         let context = model.config.contextLength
         let contextSource = self.model.map { "the context \(context) of --model \($0)" } ?? "--context \(context)"
         let length = maxLength ?? context
@@ -92,6 +93,8 @@ struct TrainingOptions: ParsableArguments {
             let lengthSource = maxLength == nil ? "\(length) (\(contextSource))" : "\(length)"
             throw ConfigurationError("--max-prompt-length", "must be < --max-length \(lengthSource), got \(promptLength)")
         }
+        try checkActivationMemory(rows: batchSize / gradAccum * sequencesPerExample, length: length, config: model.config,
+                                  options: "--batch-size / --grad-accum, --max-length")
         return Tokenization(tokenizer: ByteTokenizer(), policy: TruncationPolicy(maxLength: length, maxPromptLength: promptLength))
     }
 
@@ -181,7 +184,7 @@ struct Reward: ParsableCommand {
     func run() throws {
         do {
             let model = try options.loadOrBuild(scalarHead: true)
-            let t = try options.tokenization(for: model)
+            let t = try options.tokenization(for: model, sequencesPerExample: 2)
             let (pairs, report) = try reading("--data") { try tokenizePreferences(data, t) }
             let held = try options.evalData.map { path in try reading("--eval-data") { try tokenizePreferences(path, t).0 } } ?? []
             try options.checkExamples(pairs.count, report: report, data: data, evaluation: held.count)
@@ -219,7 +222,7 @@ struct DPO: ParsableCommand {
     func run() throws {
         do {
             let policy = try options.loadOrBuild(scalarHead: false)
-            let t = try options.tokenization(for: policy)
+            let t = try options.tokenization(for: policy, sequencesPerExample: 2)
             let (pairs, report) = try reading("--data") { try tokenizePreferences(data, t) }
             let held = try options.evalData.map { path in try reading("--eval-data") { try tokenizePreferences(path, t).0 } } ?? []
             try options.checkExamples(pairs.count, report: report, data: data, evaluation: held.count)
@@ -353,6 +356,10 @@ struct PPOCommand: ParsableCommand {
             let rm = try load(rewardModel, option: "--reward-model")
             guard rm.config.scalarHead else { throw ConfigurationError("--reward-model", "\(rewardModel): not a reward model (no scalar head)") }
             let maxPromptLength = try promptLength(policy: sft, reward: rm)
+            try checkActivationMemory(rows: miniBatch, length: maxPromptLength + maxNewTokens, config: withValue,
+                                      options: "--mini-batch, --max-prompt-length + --max-new-tokens")
+            try checkActivationMemory(rows: rolloutBatch, length: maxPromptLength + maxNewTokens, config: withValue,
+                                      options: "--rollout-batch, --max-prompt-length + --max-new-tokens", backward: false)
             let tokenizer = ByteTokenizer()
             let promptIDs = try reading("--prompts") { try JSONL.prompts(at: prompts) }.map { Array(tokenizer.encode($0).suffix(maxPromptLength)) }
             guard !promptIDs.isEmpty else { throw ConfigurationError("--prompts", "\(prompts) holds no prompts") }

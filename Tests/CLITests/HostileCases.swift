@@ -16,6 +16,7 @@ enum HostileCases {
 
     static let training: [HostileCase] = [
         sft(["--heads", "3"], names: "--heads"),
+        sft(["--d-model", "8", "--heads", "1", "--layers", "1", "--context", "65536", "--batch-size", "4"], names: "--max-length"),
         sft(["--heads", "0"], names: "--heads"),
         sft(["--d-model", "0"], names: "--d-model"),
         sft(["--layers", "0"], names: "--layers"),
@@ -74,6 +75,8 @@ enum HostileCases {
         ppo(["--kl-coef=-1"], names: "--kl-coef"),
         ppo(["--target-kl", "0"], names: "--target-kl"),
         ppo(["--max-new-tokens", "1000"], names: "--max-new-tokens"),
+        ppo(["--rollout-batch", "1000000", "--mini-batch", "1000000"], names: "--mini-batch"),
+        ppo(["--rollout-batch", "1000000", "--mini-batch", "1"], names: "--rollout-batch"),
         ppo(["--rollout-batch", "1", "--mini-batch", "1", "--max-new-tokens", "1", "--rollouts", "1"], names: "--rollout-batch"),
         ppo(["--max-new-tokens", "0"], names: "--max-new-tokens"),
         ppo(["--max-prompt-length", "60"], names: "--max-prompt-length"),
@@ -145,6 +148,7 @@ enum HostileCases {
         HostileCase("train-bench", ["--steps", "0"], names: "--steps"),
         HostileCase("train-bench", ["--vocab", "0"], names: "--vocab"),
         HostileCase("train-bench", ["--heads", "3"], names: "--heads"),
+        HostileCase("train-bench", ["--batch", "4096", "--seq", "8192", "--d-model", "8", "--heads", "1", "--layers", "1", "--vocab", "2"], names: "--batch, --seq"),
         HostileCase("train-bench", ["--threads", "0"], names: "--threads"),
         HostileCase("matmul-bench", ["--threads", "0"], names: "--threads"),
         HostileCase("matmul-bench", ["--threads", "1,x"], names: "--threads"),
