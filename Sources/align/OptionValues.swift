@@ -61,3 +61,22 @@ func checkActivationMemory(rows: Int, length: Int, config: GPTConfig, options: S
                                                  rows, length, needed / 1e9, available / 1e9))
     }
 }
+
+/// A fingerprint of a file's bytes (64-bit FNV-1a and the length), so that a resumed run can tell
+/// whether its data or reference model is the one the checkpoint was trained with.
+func fileFingerprint(_ path: String, option: String) throws -> String {
+    let data: Data
+    do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) } catch {
+        throw ConfigurationError(option, "\(path): cannot read")
+    }
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    data.withUnsafeBytes { bytes in
+        for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+    }
+    return String(format: "fnv1a64 %016llx, %d bytes", hash, data.count)
+}
+
+/// The fingerprint of a checkpoint directory's weights.
+func modelFingerprint(_ directory: String, option: String) throws -> String {
+    try fileFingerprint(URL(fileURLWithPath: directory).appendingPathComponent("model.safetensors").path, option: option)
+}

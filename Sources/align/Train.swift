@@ -125,10 +125,19 @@ struct TrainingOptions: ParsableArguments {
         return converted
     }
 
-    func run<S: TrainingStage>(_ stage: S, _ examples: [S.Example], report: DataReport, evaluation: [S.Example] = []) throws {
+    /// What a resumed run must share with its checkpoint beyond the trainer settings: the data file's
+    /// bytes and the truncation lengths.
+    func runSettings(data: String, _ t: Tokenization) throws -> [String: String] {
+        ["data": try fileFingerprint(data, option: "--data"), "maxLength": "\(t.policy.maxLength)",
+         "maxPromptLength": "\(t.policy.maxPromptLength)"]
+    }
+
+    func run<S: TrainingStage>(_ stage: S, _ examples: [S.Example], report: DataReport, evaluation: [S.Example] = [],
+                               settings: [String: String]) throws {
         FileHandle.standardError.write(Data("data: \(report)\n".utf8))
         let loop = try TrainingLoop(stage: stage, examples: examples, config: trainerConfig(), outputDirectory: URL(fileURLWithPath: output))
         loop.evaluationExamples = evaluation
+        loop.runSettings = settings
         if try loop.resumeIfPossible() { FileHandle.standardError.write(Data("resumed at step \(loop.step)\n".utf8)) }
         loop.showProgress = true
         try loop.train()
@@ -170,7 +179,7 @@ struct SFT: ParsableCommand {
             } ?? []
             try options.checkExamples(pairs.count, report: report, data: data, evaluation: held.count)
             try options.run(SFTStage(model: model, padToken: ByteTokenizer().padToken, reduction: lossReduction), pairs, report: report,
-                            evaluation: held)
+                            evaluation: held, settings: options.runSettings(data: data, t))
         } catch { fail(error) }
     }
 }
@@ -188,7 +197,8 @@ struct Reward: ParsableCommand {
             let (pairs, report) = try reading("--data") { try tokenizePreferences(data, t) }
             let held = try options.evalData.map { path in try reading("--eval-data") { try tokenizePreferences(path, t).0 } } ?? []
             try options.checkExamples(pairs.count, report: report, data: data, evaluation: held.count)
-            try options.run(RewardStage(model: model, padToken: ByteTokenizer().padToken), pairs, report: report, evaluation: held)
+            try options.run(RewardStage(model: model, padToken: ByteTokenizer().padToken), pairs, report: report, evaluation: held,
+                            settings: options.runSettings(data: data, t))
         } catch { fail(error) }
     }
 }
@@ -229,14 +239,17 @@ struct DPO: ParsableCommand {
             let ref = try reference.map { try loadReference($0, maxLength: t.policy.maxLength) } ?? policy.frozenCopy()
             let loss = PreferenceLossConfig(type: lossType, beta: beta, labelSmoothing: labelSmoothing, simpoGamma: simpoGamma)
             let stage = DPOStage(model: policy, reference: ref, padToken: ByteTokenizer().padToken, loss: loss)
+            var settings = try options.runSettings(data: data, t)
+            settings["reference"] = try reference.map { try modelFingerprint($0, option: "--reference") }
+                ?? options.model.map { try modelFingerprint($0, option: "--model") } ?? "the new model's initial weights"
             if precomputeReference {
                 let micro = options.batchSize / options.gradAccum
                 let filled = stage.precomputeReference(pairs, batchSize: micro)
                 let heldFilled = stage.precomputeReference(held, batchSize: micro)
                 try options.run(DPOStage(model: policy, reference: nil, padToken: ByteTokenizer().padToken, loss: loss), filled, report: report,
-                                evaluation: heldFilled)
+                                evaluation: heldFilled, settings: settings)
             } else {
-                try options.run(stage, pairs, report: report, evaluation: held)
+                try options.run(stage, pairs, report: report, evaluation: held, settings: settings)
             }
         } catch { fail(error) }
     }
@@ -367,6 +380,9 @@ struct PPOCommand: ParsableCommand {
                                          eosToken: tokenizer.eosToken, padToken: tokenizer.padToken)
             trainer.outputDirectory = URL(fileURLWithPath: output)
             trainer.saveEvery = saveEvery
+            trainer.runSettings = ["prompts": try fileFingerprint(prompts, option: "--prompts"), "maxPromptLength": "\(maxPromptLength)",
+                                   "model": try modelFingerprint(model, option: "--model"),
+                                   "rewardModel": try modelFingerprint(rewardModel, option: "--reward-model")]
             if try trainer.resumeIfPossible() { FileHandle.standardError.write(Data("resumed after rollout \(trainer.rollout)\n".utf8)) }
             trainer.showProgress = true
             try trainer.train()

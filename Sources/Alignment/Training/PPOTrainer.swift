@@ -34,6 +34,9 @@ public final class PPOTrainer {
     }
     /// Save a resumable checkpoint every N rollouts (and at the end when an output directory is set).
     public var saveEvery: Int?
+    /// What else a resumed run must share with the checkpoint, as the caller knows it (fingerprints
+    /// of the prompts file and of the reward model): saved with each checkpoint, compared on resume.
+    public var runSettings: [String: String] = [:]
     public var showProgress: Bool {
         get { runtime.showProgress }
         set { runtime.showProgress = newValue }
@@ -227,9 +230,11 @@ public final class PPOTrainer {
         var config: PPOConfig
         /// Absent in older checkpoints.
         var prompts: Int?
+        /// The caller's `runSettings`; absent in older checkpoints.
+        var runSettings: [String: String]?
 
         enum CodingKeys: String, CodingKey {
-            case savedStage = "stage", rollout, klCoef, klController, generator, randomState, config, prompts
+            case savedStage = "stage", rollout, klCoef, klController, generator, randomState, config, prompts, runSettings
         }
 
         var stage: String { "ppo" }
@@ -250,13 +255,14 @@ public final class PPOTrainer {
         func differences(from current: State) -> [String] {
             var out = CheckpointValidation.differences(config, current.config)
             if let prompts, let now = current.prompts, prompts != now { out.append("prompts: checkpoint \(prompts), this run \(now)") }
+            if let runSettings { out += CheckpointValidation.differences(runSettings, current.runSettings ?? [:], prefix: "") }
             return out
         }
     }
 
     private var currentState: State {
         State(savedStage: "ppo", rollout: rollout, klCoef: klCoef, klController: klController, generator: generator.state,
-              randomState: policy.randomState, config: config, prompts: prompts.count)
+              randomState: policy.randomState, config: config, prompts: prompts.count, runSettings: runSettings)
     }
 
     /// Writes `checkpoint/` (policy with value head, optimizer state, sampler and controller state) atomically.

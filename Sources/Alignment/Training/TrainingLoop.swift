@@ -53,6 +53,10 @@ public final class TrainingLoop<Stage: TrainingStage> {
     /// Held-out examples; when set (and `evaluate` is not), every `evalEvery` steps logs their mean
     /// loss and metrics, computed without gradients in evaluation mode.
     public var evaluationExamples: [Stage.Example] = []
+    /// What else a resumed run must share with the checkpoint, as the caller knows it (a fingerprint
+    /// of the data file, truncation lengths, the reference model): saved with each checkpoint and
+    /// compared on resume, so resuming with other data or another reference is refused.
+    public var runSettings: [String: String] = [:]
     /// Called after every step (progress display, tests).
     public var onStep: ((StepLog) -> Void)?
     public var showProgress: Bool {
@@ -183,9 +187,11 @@ public final class TrainingLoop<Stage: TrainingStage> {
         var config: TrainerConfig
         /// Dropout generators of the model, so a resumed run draws the same masks.
         var randomState: [String: [UInt64]]
+        /// The caller's `runSettings`; absent in older checkpoints.
+        var runSettings: [String: String]?
 
         enum CodingKeys: String, CodingKey {
-            case savedStage = "stage", stageSettings, step, examples, config, randomState
+            case savedStage = "stage", stageSettings, step, examples, config, randomState, runSettings
         }
 
         var stage: String { savedStage ?? "" }
@@ -205,13 +211,14 @@ public final class TrainingLoop<Stage: TrainingStage> {
             if let examples, let now = current.examples, examples != now {
                 out.append("training examples: checkpoint \(examples), this run \(now)")
             }
+            if let runSettings { out += CheckpointValidation.differences(runSettings, current.runSettings ?? [:], prefix: "") }
             return out
         }
     }
 
     private var currentState: State {
         State(savedStage: stage.stageName, stageSettings: stage.stageSettings, step: step, examples: examples.count, config: config,
-              randomState: stage.model.randomState)
+              randomState: stage.model.randomState, runSettings: runSettings)
     }
 
     /// Writes `checkpoint/` (model, optimizer state, step, dropout generators) atomically.
