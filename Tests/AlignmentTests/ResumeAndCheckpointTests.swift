@@ -184,6 +184,8 @@ final class ResumeAndCheckpointTests: XCTestCase {
             ("degenerate sampler state", { $0["generator"] = [0, 0, 0, 0] }, "trainer_state.json: generator: must be four 64-bit words"),
             ("negative KL coefficient", { $0["klCoef"] = -1 }, "trainer_state.json: klCoef: must be finite and >= 0"),
             ("zero KL target", nested("klController", "target", 0), "trainer_state.json: klController.target: must be finite and > 0"),
+            ("controller removed", { $0.removeValue(forKey: "klController") }, "trainer_state.json: klController: must be present exactly when"),
+            ("controller with another target", nested("klController", "target", 1000), "klController: must be present exactly when config.targetKL is set, with that target"),
             ("negative rollout", { $0["rollout"] = -3 }, "trainer_state.json: rollout: must be in 0...2, got -3"),
             ("other rollouts", nested("config", "rollouts", 5), "rollouts: checkpoint 5, this run 2"),
         ]

@@ -248,6 +248,10 @@ public final class PPOTrainer {
                 try Validate.positive(klController.target, "\(file): klController.target")
                 try Validate.positive(klController.horizon, "\(file): klController.horizon")
             }
+            // The controller exists exactly when the run adapts its KL coefficient, towards its own target.
+            guard (klController == nil) == (config.targetKL == nil), klController.map({ $0.target == config.targetKL }) ?? true else {
+                throw ConfigurationError("\(file): klController", "must be present exactly when config.targetKL is set, with that target")
+            }
             try CheckpointValidation.generatorState(generator, "generator", file: file)
             try CheckpointValidation.randomStates(randomState, file: file)
         }
