@@ -18,7 +18,7 @@ struct CLIError: Error, CustomStringConvertible {
 
 /// Reads a JSONL file of `{"input_ids": [...]}` objects through Alignment's JSONL reader (CRLF, a
 /// byte-order mark, and errors naming file and line for empty, non-UTF-8 or malformed files).
-func readInputIDs(_ path: String) throws -> [[Int]] {
+func readInputIDs(_ path: String) throws -> [(line: Int, ids: [Int])] {
     func isInteger(_ n: NSNumber) -> Bool {
         let v = n.doubleValue
         // JSON true/false arrive as NSNumber too; their type code is "c".
@@ -28,7 +28,7 @@ func readInputIDs(_ path: String) throws -> [[Int]] {
         guard let values = object["input_ids"] as? [NSNumber], !values.isEmpty, values.allSatisfy(isInteger) else {
             throw DataError(file: path, line: line, reason: "\"input_ids\" must be a non-empty array of integers")
         }
-        return values.map(\.intValue)
+        return (line, values.map(\.intValue))
     }
 }
 
@@ -80,12 +80,12 @@ struct Score: ParsableCommand {
     func run() throws {
         do {
             let gpt = try loadModel(model)
-            for (i, ids) in try reading("--input", { try readInputIDs(input) }).enumerated() {
-                try checkIDs(ids, gpt, line: i + 1, path: input)
+            for (line, ids) in try reading("--input", { try readInputIDs(input) }) {
+                try checkIDs(ids, gpt, line: line, path: input)
                 let logp = withNoGrad { gpt(ids, batch: 1).logSoftmax(axis: -1) }
                 let values = (0..<(ids.count - 1)).map { Double(logp[0, $0, ids[$0 + 1]]) }
                 if let j = values.firstIndex(where: { !$0.isFinite }) {
-                    throw CLIError(description: "--model \(model): the log-prob of token \(j + 1) of \(input):\(i + 1) is \(values[j]); "
+                    throw CLIError(description: "--model \(model): the log-prob of token \(j + 1) of \(input):\(line) is \(values[j]); "
                                    + "the model's weights or activations are not finite")
                 }
                 try printJSON(["logprobs": values])
@@ -128,12 +128,13 @@ struct Generate: ParsableCommand {
             if let eos, eos >= gpt.config.vocabSize {
                 throw ConfigurationError("--eos", "must be a token id in 0..<\(gpt.config.vocabSize) (the vocabulary of --model \(model)), got \(eos)")
             }
-            let prompts = try reading("--input") { try readInputIDs(input) }
-            for (i, p) in prompts.enumerated() {
-                try checkIDs(p, gpt, line: i + 1, path: input)
+            let lines = try reading("--input") { try readInputIDs(input) }
+            let prompts = lines.map(\.ids)
+            for (line, p) in lines {
+                try checkIDs(p, gpt, line: line, path: input)
                 // Compared as a difference: p.count <= context (checkIDs), so a huge --max-new-tokens cannot overflow.
                 guard maxNewTokens <= gpt.config.contextLength - p.count else {
-                    throw CLIError(description: "\(input):\(i + 1): \(p.count) prompt tokens + --max-new-tokens \(maxNewTokens) exceed the context \(gpt.config.contextLength) of --model \(model)")
+                    throw CLIError(description: "\(input):\(line): \(p.count) prompt tokens + --max-new-tokens \(maxNewTokens) exceed the context \(gpt.config.contextLength) of --model \(model)")
                 }
             }
             var rng = RandomGenerator(seed: seed)

@@ -42,23 +42,30 @@ func checkNewModelSize(vocab: Int, context: Int, dModel: Int, layers: Int) throw
     }
 }
 
-/// Rough peak bytes of one forward pass over `rows` sequences of `length` tokens (and, with
-/// `backward`, the gradients of the same size): attention probabilities (rows x heads x length²
-/// per layer), about 24 d-model-wide activations per token and layer, and the logits.
-func activationBytes(rows: Int, length: Int, config: GPTConfig, backward: Bool = true) -> Double {
-    let t = Double(length), r = Double(rows)
+/// Rough peak bytes of a training step's forward and backward pass over `rows` sequences of
+/// `length` tokens: attention probabilities (rows x heads x length² per layer), about 24 d-model-wide
+/// activations per token and layer, and the logits, each with a gradient of the same size.
+func trainingActivationBytes(rows: Double, length: Int, config: GPTConfig) -> Double {
+    let t = Double(length)
     let perLayer = Double(config.heads) * t * t + 24 * t * Double(config.dModel)
-    return (backward ? 2 : 1) * 4 * r * (Double(config.layers) * perLayer + 3 * t * Double(config.vocabSize))
+    return 2 * 4 * rows * (Double(config.layers) * perLayer + 3 * t * Double(config.vocabSize))
 }
 
-/// Refuses a batch whose activations would not fit this machine's memory (an allocation that
-/// fails aborts the process), naming the options that size it.
-func checkActivationMemory(rows: Int, length: Int, config: GPTConfig, options: String, backward: Bool = true) throws {
-    let needed = activationBytes(rows: rows, length: length, config: config, backward: backward)
+/// Rough peak bytes of sampling `rows` sequences up to `length` tokens without gradients: the KV
+/// cache of every layer, one layer's temporaries over the prompt, and the logits.
+func samplingBytes(rows: Double, length: Int, config: GPTConfig) -> Double {
+    let t = Double(length), d = Double(config.dModel)
+    let cache = Double(config.layers) * 2 * t * d
+    let oneLayer = Double(config.heads) * t * t + 24 * t * d
+    return 4 * rows * (cache + oneLayer + t * Double(config.vocabSize))
+}
+
+/// Refuses work whose memory estimate exceeds this machine's memory (an allocation that fails
+/// aborts the process), naming the options that size it.
+func checkMemory(_ bytes: Double, _ what: String, options: String) throws {
     let available = Double(ProcessInfo.processInfo.physicalMemory)
-    guard needed <= available else {
-        throw ConfigurationError(options, String(format: "%d sequences of %d tokens need about %.1f GB of activations per step; this machine has %.1f GB",
-                                                 rows, length, needed / 1e9, available / 1e9))
+    guard bytes <= available else {
+        throw ConfigurationError(options, String(format: "%@ need about %.1f GB; this machine has %.1f GB", what, bytes / 1e9, available / 1e9))
     }
 }
 
@@ -73,7 +80,7 @@ func fileFingerprint(_ path: String, option: String) throws -> String {
     data.withUnsafeBytes { bytes in
         for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
     }
-    return String(format: "fnv1a64 %016llx, %d bytes", hash, data.count)
+    return String(format: "fnv1a64 %016llx, %ld bytes", hash, data.count)
 }
 
 /// The fingerprint of a checkpoint directory's weights.

@@ -81,8 +81,7 @@ struct TrainingOptions: ParsableArguments {
     }
 
     /// Truncation to --max-length and --max-prompt-length, defaulted and checked against `model`'s context.
-    /// `sequencesPerExample` is 2 for preference data, whose chosen and rejected run side by side.
-    func tokenization(for model: GPT, sequencesPerExample: Int = 1) throws -> Tokenization {
+    func tokenization(for model: GPT) throws -> Tokenization {
         let context = model.config.contextLength
         let contextSource = self.model.map { "the context \(context) of --model \($0)" } ?? "--context \(context)"
         let length = maxLength ?? context
@@ -93,17 +92,21 @@ struct TrainingOptions: ParsableArguments {
             let lengthSource = maxLength == nil ? "\(length) (\(contextSource))" : "\(length)"
             throw ConfigurationError("--max-prompt-length", "must be < --max-length \(lengthSource), got \(promptLength)")
         }
-        try checkActivationMemory(rows: batchSize / gradAccum * sequencesPerExample, length: length, config: model.config,
-                                  options: "--batch-size / --grad-accum, --max-length")
         return Tokenization(tokenizer: ByteTokenizer(), policy: TruncationPolicy(maxLength: length, maxPromptLength: promptLength))
     }
 
-    /// Refuses training data (or --eval-data) too small to use, before anything is written.
-    func checkExamples(_ count: Int, report: DataReport, data: String, evaluation: Int) throws {
+    /// Refuses training data (or --eval-data) too small to use, or whose longest micro-batch would not
+    /// fit this machine's memory, before anything is written. `longest` is the longest tokenized
+    /// sequence; `sequencesPerExample` is 2 for preference data (chosen and rejected side by side).
+    func checkExamples(_ count: Int, report: DataReport, data: String, evaluation: Int, longest: Int, sequencesPerExample: Int = 1,
+                       model: GPT) throws {
         guard count >= batchSize else {
             throw CLIError(description: "\(data): \(count) usable examples (\(report)) are fewer than one batch (--batch-size \(batchSize))")
         }
         if let evalData, evaluation == 0 { throw CLIError(description: "\(evalData) (--eval-data): no usable examples") }
+        let rows = Double(batchSize / gradAccum) * Double(sequencesPerExample)
+        try checkMemory(trainingActivationBytes(rows: rows, length: longest, config: model.config),
+                        "micro-batches of \(Int(rows)) sequences of up to \(longest) tokens", options: "--batch-size / --grad-accum, --max-length")
     }
 
     /// The starting model: loaded (with a scalar head added if asked and missing) or newly built.
@@ -148,6 +151,11 @@ struct TrainingOptions: ParsableArguments {
     }
 }
 
+/// The longest chosen or rejected sequence of preference pairs, in tokens.
+func longestPair(_ pairs: [PreferencePair]) -> Int {
+    pairs.map { max($0.chosen.prompt.count + $0.chosen.completion.count, $0.rejected.prompt.count + $0.rejected.completion.count) }.max() ?? 0
+}
+
 /// Runs `body`, which reads the file given by `option`, naming the option in any error it throws.
 func reading<T>(_ option: String, _ body: () throws -> T) throws -> T {
     do { return try body() } catch { throw CLIError(description: "\(option): \(error)") }
@@ -177,7 +185,8 @@ struct SFT: ParsableCommand {
             let held = try options.evalData.map { path in
                 try reading("--eval-data") { try JSONL.sftExamples(at: path) }.compactMap { t.pair(prompt: $0.prompt, completion: $0.completion, report: &evalReport) }
             } ?? []
-            try options.checkExamples(pairs.count, report: report, data: data, evaluation: held.count)
+            try options.checkExamples(pairs.count, report: report, data: data, evaluation: held.count,
+                                      longest: pairs.map { $0.prompt.count + $0.completion.count }.max() ?? 0, model: model)
             try options.run(SFTStage(model: model, padToken: ByteTokenizer().padToken, reduction: lossReduction), pairs, report: report,
                             evaluation: held, settings: options.runSettings(data: data, t))
         } catch { fail(error) }
@@ -193,10 +202,11 @@ struct Reward: ParsableCommand {
     func run() throws {
         do {
             let model = try options.loadOrBuild(scalarHead: true)
-            let t = try options.tokenization(for: model, sequencesPerExample: 2)
+            let t = try options.tokenization(for: model)
             let (pairs, report) = try reading("--data") { try tokenizePreferences(data, t) }
             let held = try options.evalData.map { path in try reading("--eval-data") { try tokenizePreferences(path, t).0 } } ?? []
-            try options.checkExamples(pairs.count, report: report, data: data, evaluation: held.count)
+            try options.checkExamples(pairs.count, report: report, data: data, evaluation: held.count, longest: longestPair(pairs),
+                                      sequencesPerExample: 2, model: model)
             try options.run(RewardStage(model: model, padToken: ByteTokenizer().padToken), pairs, report: report, evaluation: held,
                             settings: options.runSettings(data: data, t))
         } catch { fail(error) }
@@ -232,10 +242,11 @@ struct DPO: ParsableCommand {
     func run() throws {
         do {
             let policy = try options.loadOrBuild(scalarHead: false)
-            let t = try options.tokenization(for: policy, sequencesPerExample: 2)
+            let t = try options.tokenization(for: policy)
             let (pairs, report) = try reading("--data") { try tokenizePreferences(data, t) }
             let held = try options.evalData.map { path in try reading("--eval-data") { try tokenizePreferences(path, t).0 } } ?? []
-            try options.checkExamples(pairs.count, report: report, data: data, evaluation: held.count)
+            try options.checkExamples(pairs.count, report: report, data: data, evaluation: held.count, longest: longestPair(pairs),
+                                      sequencesPerExample: 2, model: policy)
             let ref = try reference.map { try loadReference($0, maxLength: t.policy.maxLength) } ?? policy.frozenCopy()
             let loss = PreferenceLossConfig(type: lossType, beta: beta, labelSmoothing: labelSmoothing, simpoGamma: simpoGamma)
             let stage = DPOStage(model: policy, reference: ref, padToken: ByteTokenizer().padToken, loss: loss)
@@ -369,10 +380,11 @@ struct PPOCommand: ParsableCommand {
             let rm = try load(rewardModel, option: "--reward-model")
             guard rm.config.scalarHead else { throw ConfigurationError("--reward-model", "\(rewardModel): not a reward model (no scalar head)") }
             let maxPromptLength = try promptLength(policy: sft, reward: rm)
-            try checkActivationMemory(rows: miniBatch, length: maxPromptLength + maxNewTokens, config: withValue,
-                                      options: "--mini-batch, --max-prompt-length + --max-new-tokens")
-            try checkActivationMemory(rows: rolloutBatch, length: maxPromptLength + maxNewTokens, config: withValue,
-                                      options: "--rollout-batch, --max-prompt-length + --max-new-tokens", backward: false)
+            let length = maxPromptLength + maxNewTokens
+            try checkMemory(trainingActivationBytes(rows: Double(miniBatch), length: length, config: withValue),
+                            "minibatches of \(miniBatch) sequences of \(length) tokens", options: "--mini-batch, --max-prompt-length + --max-new-tokens")
+            try checkMemory(samplingBytes(rows: Double(rolloutBatch), length: length, config: withValue),
+                            "rollouts of \(rolloutBatch) sequences of \(length) tokens", options: "--rollout-batch, --max-prompt-length + --max-new-tokens")
             let tokenizer = ByteTokenizer()
             let promptIDs = try reading("--prompts") { try JSONL.prompts(at: prompts) }.map { Array(tokenizer.encode($0).suffix(maxPromptLength)) }
             guard !promptIDs.isEmpty else { throw ConfigurationError("--prompts", "\(prompts) holds no prompts") }

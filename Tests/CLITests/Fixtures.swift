@@ -35,6 +35,9 @@ final class Fixtures: Sendable {
         // CRLF line ends and a byte-order mark, as Windows editors write them.
         try Data(("\u{FEFF}" + #"{"input_ids": [104, 105]}"# + "\r\n" + #"{"input_ids": [1, 2, 3]}"# + "\r\n").utf8)
             .write(to: directory.appendingPathComponent("ids.jsonl"))
+        // Examples of 200,000 bytes: a micro-batch of them needs terabytes of attention probabilities.
+        let huge = String(repeating: "x", count: 200_000)
+        try write("huge-sft.jsonl", (0..<4).map { #"{"prompt": "\#($0) \#(huge)", "completion": "y"}"# })
         try write("bool-ids.jsonl", [#"{"input_ids": [true, false]}"#])
         try write("long-ids.jsonl", [#"{"input_ids": [\#((0..<60).map(String.init).joined(separator: ", "))]}"#])
         try write("sonnet.txt", [String(repeating: "xyz qrs tuv. ", count: 20)])

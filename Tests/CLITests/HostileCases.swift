@@ -16,7 +16,8 @@ enum HostileCases {
 
     static let training: [HostileCase] = [
         sft(["--heads", "3"], names: "--heads"),
-        sft(["--d-model", "8", "--heads", "1", "--layers", "1", "--context", "65536", "--batch-size", "4"], names: "--max-length"),
+        HostileCase("align", ["sft", "--data", "$DIR/huge-sft.jsonl", "--output", "$OUT", "--d-model", "8", "--heads", "1", "--layers", "1",
+                              "--context", "1000000", "--batch-size", "4"], names: "--max-length"),
         sft(["--heads", "0"], names: "--heads"),
         sft(["--d-model", "0"], names: "--d-model"),
         sft(["--layers", "0"], names: "--layers"),

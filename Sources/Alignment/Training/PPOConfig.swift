@@ -33,9 +33,13 @@ public struct PPOConfig: Codable, Equatable, Sendable {
     /// Throws `ConfigurationError` naming the first field out of range.
     public func validate() throws {
         try Validate.positive(rolloutBatchSize, "rolloutBatchSize")
+        guard !whitenAdvantages || rolloutBatchSize >= 2 else {
+            throw ConfigurationError("rolloutBatchSize", "must be >= 2 when advantages are whitened (their variance needs two response tokens), "
+                                     + "got \(rolloutBatchSize)")
+        }
         try Validate.positive(miniBatchSize, "miniBatchSize")
         guard rolloutBatchSize % miniBatchSize == 0 else {
-            throw ConfigurationError("miniBatchSize", "must divide rolloutBatchSize \(rolloutBatchSize), got \(miniBatchSize)")
+            throw ConfigurationError("miniBatchSize", "must divide the rollout batch size \(rolloutBatchSize), got \(miniBatchSize)")
         }
         try Validate.positive(ppoEpochs, "ppoEpochs")
         try Validate.positive(rollouts, "rollouts")
