@@ -26,14 +26,13 @@ struct TrainBench: ParsableCommand {
         guard heads >= 1 && dModel % heads == 0 else { throw ValidationError("--heads must be >= 1 and divide --d-model \(dModel), got \(heads)") }
         guard (1...8192).contains(seq) else { throw ValidationError("--seq must be in 1...8192, got \(seq)") }
         guard (1...4096).contains(batch) else { throw ValidationError("--batch must be in 1...4096, got \(batch)") }
-        let d = Double(dModel)
-        let parameters = Double(layers) * 12 * d * d + (Double(vocab) + Double(seq)) * d
+        let parameters = GPTConfig.parameterCount(vocabSize: vocab, contextLength: seq + 1, dModel: dModel, layers: layers)
         guard parameters <= Double(1 << 31) else {
             throw ValidationError("--vocab, --d-model, --layers, --seq: a model of \(String(format: "%.3g", parameters)) parameters exceeds the \(1 << 31) allowed")
         }
-        // Attention probabilities (batch x heads x seq² per layer) and d-model-wide activations, with
-        // their gradients: a batch that cannot fit memory would abort in malloc.
-        let t = Double(seq), activations = 8 * Double(batch) * (Double(layers) * (Double(heads) * t * t + 24 * t * d) + 3 * t * Double(vocab))
+        // A batch that cannot fit memory would abort in malloc.
+        let config = GPTConfig(vocabSize: vocab, contextLength: seq + 1, dModel: dModel, layers: layers, heads: heads)
+        let activations = config.trainingActivationBytes(rows: Double(batch), length: seq)
         guard generate || activations <= Double(ProcessInfo.processInfo.physicalMemory) else {
             throw ValidationError(String(format: "--batch, --seq: about %.1f GB of activations per step exceed this machine's %.1f GB",
                                          activations / 1e9, Double(ProcessInfo.processInfo.physicalMemory) / 1e9))

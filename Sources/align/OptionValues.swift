@@ -26,38 +26,13 @@ let minimumTemperature: Float = 1e-3
 /// float32 weights, 32 GB with AdamW's state and gradients).
 let maximumNewModelParameters = 1 << 31
 
-/// GPT-2 parameter count of a new model, in Double so that no size overflows it.
-func gptParameterCount(vocab: Int, context: Int, dModel: Int, layers: Int) -> Double {
-    let d = Double(dModel)
-    // Per block: qkv 3d²+3d, projection d²+d, MLP 8d²+5d, two layer norms 4d; then embeddings and the final norm.
-    return Double(layers) * (12 * d * d + 13 * d) + (Double(vocab) + Double(context)) * d + 2 * d
-}
-
 /// Refuses a new model too large to allocate, naming the options that size it.
 func checkNewModelSize(vocab: Int, context: Int, dModel: Int, layers: Int) throws {
-    let count = gptParameterCount(vocab: vocab, context: context, dModel: dModel, layers: layers)
+    let count = GPTConfig.parameterCount(vocabSize: vocab, contextLength: context, dModel: dModel, layers: layers)
     guard count <= Double(maximumNewModelParameters) else {
         throw ConfigurationError("--d-model, --layers, --context",
                                  "a model of \(String(format: "%.3g", count)) parameters exceeds the \(maximumNewModelParameters) allowed")
     }
-}
-
-/// Rough peak bytes of a training step's forward and backward pass over `rows` sequences of
-/// `length` tokens: attention probabilities (rows x heads x length² per layer), about 24 d-model-wide
-/// activations per token and layer, and the logits, each with a gradient of the same size.
-func trainingActivationBytes(rows: Double, length: Int, config: GPTConfig) -> Double {
-    let t = Double(length)
-    let perLayer = Double(config.heads) * t * t + 24 * t * Double(config.dModel)
-    return 2 * 4 * rows * (Double(config.layers) * perLayer + 3 * t * Double(config.vocabSize))
-}
-
-/// Rough peak bytes of sampling `rows` sequences up to `length` tokens without gradients: the KV
-/// cache of every layer, one layer's temporaries over the prompt, and the logits.
-func samplingBytes(rows: Double, length: Int, config: GPTConfig) -> Double {
-    let t = Double(length), d = Double(config.dModel)
-    let cache = Double(config.layers) * 2 * t * d
-    let oneLayer = Double(config.heads) * t * t + 24 * t * d
-    return 4 * rows * (cache + oneLayer + t * Double(config.vocabSize))
 }
 
 /// Refuses work whose memory estimate exceeds this machine's memory (an allocation that fails

@@ -105,7 +105,7 @@ struct TrainingOptions: ParsableArguments {
         }
         if let evalData, evaluation == 0 { throw CLIError(description: "\(evalData) (--eval-data): no usable examples") }
         let rows = Double(batchSize / gradAccum) * Double(sequencesPerExample)
-        try checkMemory(trainingActivationBytes(rows: rows, length: longest, config: model.config),
+        try checkMemory(model.config.trainingActivationBytes(rows: rows, length: longest),
                         "micro-batches of \(Int(rows)) sequences of up to \(longest) tokens", options: "--batch-size / --grad-accum, --max-length")
     }
 
@@ -381,9 +381,9 @@ struct PPOCommand: ParsableCommand {
             guard rm.config.scalarHead else { throw ConfigurationError("--reward-model", "\(rewardModel): not a reward model (no scalar head)") }
             let maxPromptLength = try promptLength(policy: sft, reward: rm)
             let length = maxPromptLength + maxNewTokens
-            try checkMemory(trainingActivationBytes(rows: Double(miniBatch), length: length, config: withValue),
+            try checkMemory(withValue.trainingActivationBytes(rows: Double(miniBatch), length: length),
                             "minibatches of \(miniBatch) sequences of \(length) tokens", options: "--mini-batch, --max-prompt-length + --max-new-tokens")
-            try checkMemory(samplingBytes(rows: Double(rolloutBatch), length: length, config: withValue),
+            try checkMemory(withValue.samplingBytes(rows: Double(rolloutBatch), length: length),
                             "rollouts of \(rolloutBatch) sequences of \(length) tokens", options: "--rollout-batch, --max-prompt-length + --max-new-tokens")
             let tokenizer = ByteTokenizer()
             let promptIDs = try reading("--prompts") { try JSONL.prompts(at: prompts) }.map { Array(tokenizer.encode($0).suffix(maxPromptLength)) }
