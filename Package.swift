@@ -4,7 +4,10 @@ import PackageDescription
 let package = Package(
     name: "SwiftAlign",
     products: [
+        // Each layer is a product; each re-exports the one below it.
         .library(name: "TensorCore", targets: ["TensorCore"]),
+        .library(name: "NN", targets: ["NN"]),
+        .library(name: "LanguageModels", targets: ["LanguageModels"]),
         .library(name: "Alignment", targets: ["Alignment"]),
     ],
     dependencies: [
@@ -17,17 +20,25 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
         ),
-        .target(name: "TensorCore", dependencies: ["CBLASShim"], path: "Sources/TensorCore"),
-        .target(name: "Alignment", dependencies: ["TensorCore"], path: "Sources/Alignment"),
+        // Raw-pointer kernels: GEMM, SIMD math, row reductions, the worker pool. Knows nothing of Tensor.
+        .target(name: "CPUKernels", dependencies: ["CBLASShim"], path: "Sources/CPUKernels"),
+        // Tensor, autograd, differentiable ops, linear algebra.
+        .target(name: "TensorCore", dependencies: ["CPUKernels", "CBLASShim"], path: "Sources/TensorCore"),
+        // Modules and layers, optimizers and schedules, safetensors.
+        .target(name: "NN", dependencies: ["TensorCore"], path: "Sources/NN"),
+        // The causal-LM protocol, GPT-2, transformers layouts, tokenizers, sampling.
+        .target(name: "LanguageModels", dependencies: ["NN"], path: "Sources/LanguageModels"),
+        // SFT, reward, DPO family and PPO on any CausalLanguageModel.
+        .target(name: "Alignment", dependencies: ["LanguageModels"], path: "Sources/Alignment"),
         .executableTarget(
             name: "align",
-            dependencies: ["TensorCore", "Alignment", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Alignment", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/align"
         ),
-        .target(name: "RLAIFLab", dependencies: ["TensorCore", "Alignment"], path: "Examples/RLAIFLab"),
+        .target(name: "RLAIFLab", dependencies: ["Alignment"], path: "Examples/RLAIFLab"),
         .executableTarget(
             name: "sft-vs-rlaif",
-            dependencies: ["RLAIFLab", "TensorCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["RLAIFLab", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Examples/sft-vs-rlaif"
         ),
         .executableTarget(
@@ -37,12 +48,12 @@ let package = Package(
         ),
         .executableTarget(
             name: "tiny-train",
-            dependencies: ["TensorCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["LanguageModels", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Examples/tiny-train"
         ),
         .executableTarget(
             name: "char-lm",
-            dependencies: ["TensorCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["LanguageModels", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Examples/char-lm",
             exclude: ["sonnets.txt"]
         ),
@@ -53,12 +64,16 @@ let package = Package(
         ),
         .executableTarget(
             name: "train-bench",
-            dependencies: ["TensorCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["LanguageModels", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/train-bench"
         ),
-        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"], path: "Tests/TensorCoreTests", exclude: ["Fixtures"]),
-        .testTarget(name: "RLAIFLabTests", dependencies: ["RLAIFLab", "TensorCore"], path: "Tests/RLAIFLabTests"),
-        .testTarget(name: "AlignmentTests", dependencies: ["Alignment", "TensorCore"], path: "Tests/AlignmentTests", exclude: ["Fixtures"]),
+        .target(name: "TestSupport", dependencies: ["TensorCore"], path: "Tests/TestSupport"),
+        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"], path: "Tests/TensorCoreTests"),
+        .testTarget(name: "NNTests", dependencies: ["NN", "TestSupport"], path: "Tests/NNTests"),
+        .testTarget(name: "LanguageModelsTests", dependencies: ["LanguageModels", "TestSupport"], path: "Tests/LanguageModelsTests",
+                    exclude: ["Fixtures"]),
+        .testTarget(name: "RLAIFLabTests", dependencies: ["RLAIFLab", "Alignment"], path: "Tests/RLAIFLabTests"),
+        .testTarget(name: "AlignmentTests", dependencies: ["Alignment"], path: "Tests/AlignmentTests", exclude: ["Fixtures"]),
         // Runs the built executables as subprocesses; depending on them makes `swift test` build them.
         .testTarget(name: "CLITests", dependencies: ["align", "tiny-train", "char-lm", "train-bench", "matmul-bench", "rlaif-bandit", "sft-vs-rlaif"],
                     path: "Tests/CLITests"),

@@ -20,7 +20,7 @@ let package = Package(
         .executableTarget(
             name: "TensorCoreBenchmarks",
             dependencies: [
-                .product(name: "TensorCore", package: "SwiftAlign"),
+                .product(name: "LanguageModels", package: "SwiftAlign"),
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "Benchmarks/TensorCoreBenchmarks",

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import TensorCore
+import LanguageModels
 
 /// Times GPT-2-architecture training steps (forward, backward, AdamW) on random tokens, or
 /// KV-cache generation with --generate.

@@ -1,5 +1,5 @@
 import Foundation
-import TensorCore
+import LanguageModels
 
 /// The paper's mechanistic explanation (Sharma et al. 2024, Figure 6), exactly as its notebook
 /// sets it up: a 100-armed bandit with true reward r(a) = a, a weak student and a strong teacher,

@@ -1,6 +1,6 @@
 import Alignment
 import Foundation
-import TensorCore
+import LanguageModels
 
 public enum EvaluationSet: String, Codable, CaseIterable, Sendable { case test, validation }
 

@@ -1,6 +1,6 @@
 import Alignment
 import Foundation
-import TensorCore
+import LanguageModels
 
 /// Runs arms of the comparison on one prompt pool, caching every finished piece under the run
 /// directory (pretrained bases, SFT models, arm results) so an interrupted run resumes.

@@ -1,6 +1,6 @@
 import Foundation
 import Alignment
-import TensorCore
+import LanguageModels
 
 /// The synthetic world: instruction tasks with verifiable answers, written in a small language.
 /// Format as in the paper: "Human: {instruction}\n\nAssistant: " + response + EOS.

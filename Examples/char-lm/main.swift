@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import TensorCore
+import LanguageModels
 
 /// Trains a character-level GPT on a small text shipped with the repository (seven of
 /// Shakespeare's sonnets, public domain), saves a checkpoint in transformers' GPT-2 layout, and

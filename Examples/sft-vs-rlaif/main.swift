@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import RLAIFLab
-import TensorCore
+import LanguageModels
 
 /// The project's main job: is RL from AI feedback worth it, or does SFT on a strong teacher's
 /// completions do as well? Small transformers trained from scratch, synthetic teachers and critics.

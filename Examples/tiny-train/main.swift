@@ -1,5 +1,5 @@
 import ArgumentParser
-import TensorCore
+import LanguageModels
 
 /// Trains a two-layer MLP on a synthetic two-spiral classification task with plain autograd and SGD,
 /// printing the loss as it falls. The smallest end-to-end use of TensorCore.

@@ -1,7 +1,7 @@
 import Alignment
 import ArgumentParser
 import Foundation
-import TensorCore
+import LanguageModels
 
 // Enum-valued options parse through ArgumentParser, so --help lists the values and a bad value is
 // a usage error naming the option.

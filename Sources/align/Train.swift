@@ -1,7 +1,7 @@
 import Alignment
 import ArgumentParser
 import Foundation
-import TensorCore
+import LanguageModels
 
 /// Options every training subcommand shares.
 struct TrainingOptions: ParsableArguments {

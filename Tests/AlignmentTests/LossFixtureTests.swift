@@ -1,6 +1,5 @@
 import Foundation
 import XCTest
-import TensorCore
 import Alignment
 
 /// Reference numbers from float64 PyTorch with TRL's formulas, made by Fixtures/make_loss_fixtures.py.

@@ -1,6 +1,5 @@
 import Foundation
 import XCTest
-import TensorCore
 import Alignment
 
 final class PPOTests: XCTestCase {

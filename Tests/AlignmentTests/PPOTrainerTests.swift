@@ -1,5 +1,4 @@
 import XCTest
-import TensorCore
 import Alignment
 
 final class PPOTrainerTests: XCTestCase {

@@ -1,6 +1,5 @@
 import Foundation
 import XCTest
-import TensorCore
 import Alignment
 
 /// Checkpoint replacement, resume validation and the stop on non-finite values.

@@ -1,6 +1,5 @@
 import Foundation
 import XCTest
-import TensorCore
 import Alignment
 
 /// Tiny synthetic tasks every trainer must learn within seconds.

@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-import TensorCore
+import Alignment
 import RLAIFLab
 
 final class WorldTests: XCTestCase {

@@ -1,5 +1,6 @@
 import Foundation
 import TensorCore
+import TestSupport
 import XCTest
 
 /// Grad mode and anomaly detection belong to the thread that sets them, as in PyTorch: a sampler

@@ -1,4 +1,4 @@
-import TensorCore
+import LanguageModels
 
 /// Token sequences for one prompt + completion, after truncation.
 public struct TokenizedPair: Equatable, Sendable {

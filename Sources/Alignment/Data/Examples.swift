@@ -1,5 +1,5 @@
 import Foundation
-import TensorCore
+import LanguageModels
 
 /// A JSONL line that cannot be used, named by file and 1-based line number (0 when the problem is
 /// the file as a whole).

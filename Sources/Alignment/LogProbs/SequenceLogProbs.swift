@@ -1,4 +1,4 @@
-import TensorCore
+import LanguageModels
 
 /// Per-sequence log-probabilities of completion tokens under a causal LM's logits.
 public enum SequenceLogProbs {

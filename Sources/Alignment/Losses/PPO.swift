@@ -1,5 +1,5 @@
 import Foundation
-import TensorCore
+import LanguageModels
 
 // The math of PPO for language models (Ziegler et al. 2019; Stiennon et al. 2020), as TRL's
 // PPOTrainer computes it: per-token KL penalties against a reference model, per-token rewards with

@@ -1,4 +1,4 @@
-import TensorCore
+import LanguageModels
 
 /// The DPO family of preference losses, selectable by name (the names TRL uses).
 public enum PreferenceLossType: String, Codable, CaseIterable, Sendable {

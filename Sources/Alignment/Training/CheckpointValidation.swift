@@ -1,5 +1,5 @@
 import Foundation
-import TensorCore
+import LanguageModels
 
 /// What a trainer writes to `trainer_state.json` and checks when it resumes.
 protocol TrainerState: Codable {

@@ -1,5 +1,5 @@
 import Foundation
-import TensorCore
+import LanguageModels
 
 /// Settings of PPO for language models (names and defaults after TRL's PPOConfig).
 public struct PPOConfig: Codable, Equatable, Sendable {

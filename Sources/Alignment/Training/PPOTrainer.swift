@@ -1,5 +1,5 @@
 import Foundation
-import TensorCore
+import LanguageModels
 
 /// Where PPO's sequence scores come from.
 public enum PPOReward {

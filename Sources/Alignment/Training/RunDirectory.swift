@@ -1,5 +1,5 @@
 import Foundation
-import TensorCore
+import LanguageModels
 
 /// `<output>/` of a training run: `metrics.jsonl`, `checkpoint/` (a transformers GPT-2 directory
 /// plus `optimizer.safetensors` and `trainer_state.json`) and the temporaries of a save.

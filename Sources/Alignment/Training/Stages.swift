@@ -1,5 +1,5 @@
 import Foundation
-import TensorCore
+import LanguageModels
 
 /// Supervised fine-tuning on completions: NLL of completion tokens (EOS included).
 public struct SFTStage: TrainingStage {

@@ -1,5 +1,5 @@
 import Foundation
-import TensorCore
+import LanguageModels
 
 /// The optimizer a trainer builds, with PyTorch's semantics.
 public enum OptimizerKind: String, Codable, CaseIterable, Sendable {

@@ -1,5 +1,5 @@
 import Foundation
-import TensorCore
+import LanguageModels
 
 /// The bookkeeping every trainer shares, so the SFT/reward/DPO loop and PPO behave alike: the
 /// output directory (locked while in use), metrics.jsonl, the progress line, the stop on a

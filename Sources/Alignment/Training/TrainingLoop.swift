@@ -1,5 +1,5 @@
 import Foundation
-import TensorCore
+import LanguageModels
 
 /// What a training stage contributes to the shared loop: a loss over a micro-batch, expressed as a
 /// *sum* over normalisation units (sequences or tokens), so that accumulating micro-batches and

@@ -127,7 +127,7 @@ extension Tensor {
 
 extension Kernels {
     /// Writes `src` into the (possibly strided) view `dst`; shapes must match.
-    static func copyInto(_ dst: Tensor, from src: Tensor) {
+    package static func copyInto(_ dst: Tensor, from src: Tensor) {
         precondition(dst.shape == src.shape, "copyInto: shape \(src.shape) into \(dst.shape)")
         let sp = src.pointer, dp = dst.pointer
         StridedLoop.forEachRun(src.shape, [src.strides, dst.strides]) { off, n, st in

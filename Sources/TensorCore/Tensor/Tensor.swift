@@ -89,7 +89,7 @@ public final class Tensor {
 
     /// Pointer to element [0, 0, ...] of this view, for kernels. Valid only while the tensor lives:
     /// public code reaches the data through the scoped accessors below instead.
-    var pointer: UnsafeMutablePointer<Float> { storage.base + offset }
+    package var pointer: UnsafeMutablePointer<Float> { storage.base + offset }
 
     /// Whether this tensor and `other` are views of one buffer.
     public func sharesStorage(with other: Tensor) -> Bool { storage === other.storage }
@@ -153,7 +153,7 @@ public final class Tensor {
     }
 
     /// Contiguous data without recording a graph node (kernels' helper).
-    func contiguousData() -> Tensor {
+    package func contiguousData() -> Tensor {
         if isContiguous { return self }
         let out = Tensor(uninitializedShape: shape)
         Kernels.copy(from: self, to: out.pointer)

@@ -1,6 +1,6 @@
 import Benchmark
 import Foundation
-import TensorCore
+import LanguageModels
 
 // Regression benchmarks for TensorCore, run with `swift package benchmark` from
 // Benchmarks/Regression. The workloads follow Benchmarks/train-bench/main.swift; model,
