@@ -34,6 +34,9 @@ public final class Embedding: Module {
         for id in ids { precondition(id >= 0 && id < weight.shape[0], "Embedding: id \(id) outside 0..<\(weight.shape[0])") }
         return embedding(weight, ids: ids, shape: shape)
     }
+
+    /// Rows for `ids`, shaped `ids.shape + [dim]`.
+    public func callAsFunction(_ ids: IndexTensor) -> Tensor { self(ids.scalars, shape: ids.shape) }
 }
 
 /// Layer normalisation over the last dimension with learned scale (1) and shift (0).

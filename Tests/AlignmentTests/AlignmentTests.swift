@@ -202,11 +202,11 @@ final class DataTests: XCTestCase {
                      TokenizedPair(prompt: [], completion: [eos])]
         let batch = Batch(pairs, padToken: tokenizer.padToken)
         XCTAssertEqual(batch.scoredTargetCounts, [2, 2, 0])
-        XCTAssertEqual(batch.scoredTargetCounts, batch.targets.chunked(batch.length - 1).map { $0.filter { $0 != Batch.ignoreIndex }.count })
+        XCTAssertEqual(batch.scoredTargetCounts, batch.targets.scalars.chunked(batch.length - 1).map { $0.filter { $0 != Batch.ignoreIndex }.count })
         let model = GPT(GPTConfig(vocabSize: 258, contextLength: 16, dModel: 8, layers: 1, heads: 2), seed: 1)
         XCTAssertEqual(SFTStage(model: model, padToken: 257, reduction: .tokenMean).units(pairs), 4)
         // The mean divides by the scored targets; a row with none gives 0, not NaN.
-        let logits = withNoGrad { model(batch.inputIDs, batch: batch.batchSize) }
+        let logits = withNoGrad { model(batch.inputIDs) }
         let sum = SequenceLogProbs.compute(logits: logits, batch: batch).scalars
         let mean = SequenceLogProbs.compute(logits: logits, batch: batch, reduction: .mean).scalars
         XCTAssertEqual(mean[0], sum[0] / 2, accuracy: 1e-6)
@@ -221,9 +221,9 @@ final class DataTests: XCTestCase {
         let batch = Batch([TokenizedPair(prompt: [10, 11], completion: [12, eos]), TokenizedPair(prompt: [20], completion: [eos])],
                           padToken: tokenizer.padToken)
         XCTAssertEqual(batch.length, 4)
-        XCTAssertEqual(batch.inputIDs, [10, 11, 12, eos, 20, eos, 257, 257])
-        XCTAssertEqual(batch.lossMask, [0, 0, 1, 1, 0, 1, 0, 0])
-        XCTAssertEqual(batch.targets, [-100, 12, eos, eos, -100, -100])
+        XCTAssertEqual(batch.inputIDs.scalars, [10, 11, 12, eos, 20, eos, 257, 257])
+        XCTAssertEqual(batch.lossMask.scalars, [0, 0, 1, 1, 0, 1, 0, 0])
+        XCTAssertEqual(batch.targets.scalars, [-100, 12, eos, eos, -100, -100])
         XCTAssertEqual(batch.lastTokenIndices, [3, 1])
         XCTAssertEqual(batch.scoredTargetCounts, batch.completionLengths)
     }
@@ -234,13 +234,13 @@ final class DataTests: XCTestCase {
         let pair = TokenizedPair(prompt: [72, 105], completion: [33, eos])
         let alone = Batch([pair], padToken: 257)
         let padded = Batch([pair, TokenizedPair(prompt: [1, 2, 3, 4, 5], completion: [6, 7, 8, eos])], padToken: 257)
-        let a = withNoGrad { SequenceLogProbs.compute(logits: model(alone.inputIDs, batch: 1), batch: alone) }.scalars[0]
-        let b = withNoGrad { SequenceLogProbs.compute(logits: model(padded.inputIDs, batch: 2), batch: padded) }.scalars[0]
+        let a = withNoGrad { SequenceLogProbs.compute(logits: model(alone.inputIDs), batch: alone) }.scalars[0]
+        let b = withNoGrad { SequenceLogProbs.compute(logits: model(padded.inputIDs), batch: padded) }.scalars[0]
         XCTAssertEqual(a, b, accuracy: 1e-5)
         // By hand: log p(33 | "Hi") + log p(EOS | "Hi!").
         let logp = withNoGrad { model([72, 105, 33, eos], batch: 1).logSoftmax(axis: -1) }
         XCTAssertEqual(a, logp[0, 1, 33] + logp[0, 2, eos], accuracy: 1e-5)
-        let mean = withNoGrad { SequenceLogProbs.compute(logits: model(alone.inputIDs, batch: 1), batch: alone, reduction: .mean) }
+        let mean = withNoGrad { SequenceLogProbs.compute(logits: model(alone.inputIDs), batch: alone, reduction: .mean) }
         XCTAssertEqual(mean.item, a / 2, accuracy: 1e-5)
     }
 }

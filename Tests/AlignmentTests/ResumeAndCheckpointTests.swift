@@ -282,7 +282,7 @@ final class ResumeAndCheckpointTests: XCTestCase {
         let poison: Poison
         let fromCall: Int
         let gradientOnly: Bool
-        var model: GPT { inner.model }
+        var model: any CausalLanguageModel { inner.model }
         var stageName: String { "sft" }
         func units(_ examples: [TokenizedPair]) -> Int { inner.units(examples) }
         func lossSum(_ examples: [TokenizedPair]) -> (loss: Tensor, metrics: [String: Double]) {

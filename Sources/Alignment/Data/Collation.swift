@@ -70,16 +70,16 @@ public struct DataReport: Codable, Equatable, Sendable, CustomStringConvertible 
 
 /// A right-padded batch of prompt + completion sequences.
 ///
-/// `inputIDs` is [B, T] row-major. `lossMask[b * T + t]` is 1 where token t is a completion token
-/// (EOS included) and 0 for prompt and padding. The label shift lives in `targets`: position t of the
-/// logits predicts token t + 1, so `targets[b * (T-1) + t]` is token t + 1 where that token is in
-/// the loss, and -100 (ignored) elsewhere.
+/// `inputIDs` is [B, T]. `lossMask` [B, T] is 1 where a token is a completion token (EOS included)
+/// and 0 for prompt and padding. The label shift lives in `targets` [B, T-1]: position t of the
+/// logits predicts token t + 1, so targets[b, t] is token t + 1 where that token is in the loss,
+/// and -100 (ignored) elsewhere.
 public struct Batch: Sendable {
     public let batchSize: Int
     public let length: Int
-    public let inputIDs: [Int]
-    public let lossMask: [Float]
-    public let targets: [Int]
+    public let inputIDs: IndexTensor
+    public let lossMask: IndexTensor
+    public let targets: IndexTensor
     /// Real tokens per row (prompt + completion, before padding).
     public let lengths: [Int]
     public let completionLengths: [Int]
@@ -98,7 +98,7 @@ public struct Batch: Sendable {
         precondition(padTo.map { $0 >= longest } ?? true, "Batch: padTo \(padTo!) is shorter than the longest sequence \(longest)")
         let t = max(2, padTo ?? longest)
         var ids = [Int](repeating: padToken, count: b * t)
-        var mask = [Float](repeating: 0, count: b * t)
+        var mask = [Int](repeating: 0, count: b * t)
         var targets = [Int](repeating: Batch.ignoreIndex, count: b * (t - 1))
         for (r, pair) in pairs.enumerated() {
             let seq = pair.prompt + pair.completion
@@ -110,9 +110,9 @@ public struct Batch: Sendable {
         }
         batchSize = b
         length = t
-        inputIDs = ids
-        lossMask = mask
-        self.targets = targets
+        inputIDs = IndexTensor(ids, shape: [b, t])
+        lossMask = IndexTensor(mask, shape: [b, t])
+        self.targets = IndexTensor(targets, shape: [b, t - 1])
         lengths = pairs.map { $0.prompt.count + $0.completion.count }
         completionLengths = pairs.map(\.completion.count)
         scoredTargetCounts = pairs.map(\.scoredTargetCount)

@@ -78,31 +78,6 @@ enum CheckpointValidation {
         return mirror.children.first.map { describe($0.value) } ?? "none"
     }
 
-    /// Differences between the checkpoint's config.json and the model being trained, read before
-    /// any weights so that another model size is a listed difference, not a shape failure.
-    static func modelDifferences(configFile: URL, model: GPTConfig) throws -> [String] {
-        guard let data = FileManager.default.contents(atPath: configFile.path) else {
-            throw ConfigurationError(configFile.path, "cannot be read")
-        }
-        guard let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw ConfigurationError(configFile.path, "is not a JSON object")
-        }
-        let expected: [(String, Double)] = [
-            ("vocab_size", Double(model.vocabSize)), ("n_positions", Double(model.contextLength)), ("n_embd", Double(model.dModel)),
-            ("n_layer", Double(model.layers)), ("n_head", Double(model.heads)), ("resid_pdrop", Double(model.dropout)),
-        ]
-        var out = expected.compactMap { key, now -> String? in
-            let saved = json[key] as? NSNumber
-            // resid_pdrop is a Float written as a Double; compare at Float precision.
-            let same = key == "resid_pdrop" ? saved.map { Float($0.doubleValue) == Float(now) } : saved.map { $0.doubleValue == now }
-            guard same != true else { return nil }
-            return "model \(key): checkpoint \(saved.map { "\($0)" } ?? "none"), this run \(key == "resid_pdrop" ? "\(Float(now))" : "\(Int(now))")"
-        }
-        let head = (json["scalar_head"] as? Bool) ?? false
-        if head != model.scalarHead { out.append("model scalar_head: checkpoint \(head), this run \(model.scalarHead)") }
-        return out
-    }
-
     /// Every tensor finite; `step` a whole number equal to the optimizer steps of the trainer state.
     static func optimizerState(_ tensors: [String: Tensor], file: String, expectedSteps: Int) throws {
         for (name, tensor) in tensors.sorted(by: { $0.key < $1.key }) where !tensor.scalars.allSatisfy(\.isFinite) {
@@ -115,7 +90,7 @@ enum CheckpointValidation {
         }
     }
 
-    static func finiteParameters(_ model: GPT, file: String) throws {
+    static func finiteParameters(_ model: any CausalLanguageModel, file: String) throws {
         for (name, tensor) in model.namedParameters() where !tensor.scalars.allSatisfy(\.isFinite) {
             throw ConfigurationError("\(file): \(name)", "contains NaN or infinite values")
         }

@@ -3,8 +3,8 @@ import LanguageModels
 
 /// Where PPO's sequence scores come from.
 public enum PPOReward {
-    /// A reward model (a GPT with a scalar head), read at the last token of prompt + response.
-    case model(GPT)
+    /// A reward model (a causal LM with a scalar head), read at the last token of prompt + response.
+    case model(any CausalLanguageModel)
     /// A programmatic score of (prompt tokens, response tokens).
     case function(([Int], [Int]) -> Float)
 }
@@ -17,8 +17,8 @@ public enum PPOReward {
 /// Old log-probs and values are computed in the same minibatches (same rows, same padding) that
 /// the first epoch trains on, so the first minibatch's ratio is exactly 1.
 public final class PPOTrainer {
-    public let policy: GPT
-    public let reference: GPT
+    public let policy: any CausalLanguageModel
+    public let reference: any CausalLanguageModel
     public let reward: PPOReward
     public let prompts: [[Int]]
     public let config: PPOConfig
@@ -49,12 +49,12 @@ public final class PPOTrainer {
     var generator: RandomGenerator
     private let runtime = TrainerRuntime(unit: "rollout")
 
-    public init(policy: GPT, reference: GPT, reward: PPOReward, prompts: [[Int]], config: PPOConfig,
+    public init(policy: any CausalLanguageModel, reference: any CausalLanguageModel, reward: PPOReward, prompts: [[Int]], config: PPOConfig,
                 eosToken: Int, padToken: Int) throws {
         try config.validate()
-        guard policy.config.scalarHead else { throw ConfigurationError("policy", "needs a value head (config.scalarHead)") }
+        guard policy.hasScalarHead else { throw ConfigurationError("policy", "needs a value head (a model with a scalar head)") }
         guard !prompts.isEmpty else { throw ConfigurationError("prompts", "must not be empty") }
-        let vocabulary = policy.config.vocabSize, context = policy.config.contextLength
+        let vocabulary = policy.vocabSize, context = policy.contextLength
         for (i, prompt) in prompts.enumerated() {
             guard (1...context).contains(prompt.count) else {
                 throw ConfigurationError("prompts[\(i)]", "must have 1...\(context) tokens (the policy's context), got \(prompt.count)")
@@ -83,8 +83,8 @@ public final class PPOTrainer {
 
     /// Per-token log-probs at the sampling temperature and values, each [B, T-1] (position t
     /// scores token t + 1), for the rows of `batch`.
-    func logProbsAndValues(_ model: GPT, _ batch: Batch, values: Bool) -> (Tensor, Tensor?) {
-        let hidden = model.hiddenStates(batch.inputIDs, batch: batch.batchSize)
+    func logProbsAndValues(_ model: any CausalLanguageModel, _ batch: Batch, values: Bool) -> (Tensor, Tensor?) {
+        let hidden = model.hiddenStates(batch.inputIDs)
         var logits = model.logits(fromHidden: hidden)
         if config.temperature != 1 { logits = logits * (1 / config.temperature) }
         let lp = SequenceLogProbs.perToken(logits: logits, batch: batch)
@@ -141,7 +141,7 @@ public final class PPOTrainer {
                 oldLp.append(lp.contiguous())
                 oldV.append(v!.contiguous())
                 refLp.append(logProbsAndValues(reference, b, values: false).0.contiguous())
-                masks.append(Tensor(b.targets.map { $0 == Batch.ignoreIndex ? 0 : 1 }, shape: [rows.count, length - 1]))
+                masks.append(Tensor(b.targets.scalars.map { $0 == Batch.ignoreIndex ? 0 : 1 }, shape: [rows.count, length - 1]))
             }
         }
         let mask = Tensor.concat(masks), old = Tensor.concat(oldLp), values = Tensor.concat(oldV), ref = Tensor.concat(refLp)

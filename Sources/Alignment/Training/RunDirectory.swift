@@ -1,7 +1,7 @@
 import Foundation
 import LanguageModels
 
-/// `<output>/` of a training run: `metrics.jsonl`, `checkpoint/` (a transformers GPT-2 directory
+/// `<output>/` of a training run: `metrics.jsonl`, `checkpoint/` (a transformers checkpoint directory
 /// plus `optimizer.safetensors` and `trainer_state.json`) and the temporaries of a save.
 ///
 /// Opened with an exclusive lock for the length of a training call, so two runs cannot train into
@@ -45,7 +45,7 @@ final class RunDirectory {
 
     /// Writes the checkpoint into a temporary directory, flushes it, then replaces `checkpoint/` in
     /// one atomic exchange: a kill at any point leaves either the previous or the new checkpoint.
-    func saveCheckpoint(model: GPT, optimizer: Optimizer, state: Data, metadata: [String: String]) throws {
+    func saveCheckpoint(model: any CausalLanguageModel, optimizer: Optimizer, state: Data, metadata: [String: String]) throws {
         let tmp = temporary
         if exists(tmp) { try FileManager.default.removeItem(at: tmp) }
         do { try replaceCheckpoint(with: tmp, model: model, optimizer: optimizer, state: state, metadata: metadata) } catch {
@@ -54,7 +54,7 @@ final class RunDirectory {
         }
     }
 
-    private func replaceCheckpoint(with tmp: URL, model: GPT, optimizer: Optimizer, state: Data, metadata: [String: String]) throws {
+    private func replaceCheckpoint(with tmp: URL, model: any CausalLanguageModel, optimizer: Optimizer, state: Data, metadata: [String: String]) throws {
         try model.saveHuggingFace(directory: tmp, metadata: metadata)
         try SafeTensors.write(optimizer.state(), to: tmp.appendingPathComponent("optimizer.safetensors"))
         try SafeTensors.atomicWrite(state, to: tmp.appendingPathComponent("trainer_state.json"))

@@ -3,11 +3,11 @@ import LanguageModels
 
 /// Supervised fine-tuning on completions: NLL of completion tokens (EOS included).
 public struct SFTStage: TrainingStage {
-    public let model: GPT
+    public let model: any CausalLanguageModel
     public let padToken: Int
     public let reduction: SFTLossReduction
 
-    public init(model: GPT, padToken: Int, reduction: SFTLossReduction = .sequenceSum) {
+    public init(model: any CausalLanguageModel, padToken: Int, reduction: SFTLossReduction = .sequenceSum) {
         self.model = model
         self.padToken = padToken
         self.reduction = reduction
@@ -22,7 +22,7 @@ public struct SFTStage: TrainingStage {
 
     public func lossSum(_ examples: [TokenizedPair]) -> (loss: Tensor, metrics: [String: Double]) {
         let batch = Batch(examples, padToken: padToken)
-        let logps = SequenceLogProbs.compute(logits: model(batch.inputIDs, batch: batch.batchSize), batch: batch)
+        let logps = SequenceLogProbs.compute(logits: model(batch.inputIDs), batch: batch)
         let tokens = Double(batch.completionLengths.reduce(0, +))
         return (-logps.sum(), ["logps": Double(logps.sum().item), "completion_tokens": tokens])
     }
@@ -66,18 +66,18 @@ func concatenatedBatch(_ pairs: [PreferencePair], padToken: Int) -> Batch {
 
 /// Reward model training: Bradley-Terry on the scalar head read at each sequence's last token.
 public struct RewardStage: TrainingStage {
-    public let model: GPT
+    public let model: any CausalLanguageModel
     public let padToken: Int
 
-    public init(model: GPT, padToken: Int) {
-        precondition(model.config.scalarHead, "RewardStage: the model needs config.scalarHead")
+    public init(model: any CausalLanguageModel, padToken: Int) {
+        precondition(model.hasScalarHead, "RewardStage: the model needs a scalar head")
         self.model = model
         self.padToken = padToken
     }
 
     /// Scores [N] of each row of `batch` at its last real token.
-    public static func scores(_ model: GPT, _ batch: Batch) -> Tensor {
-        let perToken = model.scores(fromHidden: model.hiddenStates(batch.inputIDs, batch: batch.batchSize))  // [N, T]
+    public static func scores(_ model: any CausalLanguageModel, _ batch: Batch) -> Tensor {
+        let perToken = model.scores(fromHidden: model.hiddenStates(batch.inputIDs))  // [N, T]
         return perToken.gather(axis: 1, indices: batch.lastTokenIndices, shape: [batch.batchSize, 1]).reshaped([batch.batchSize])
     }
 
@@ -99,12 +99,12 @@ public struct RewardStage: TrainingStage {
 /// DPO and its family. The reference is a frozen copy of the SFT model run in eval mode without
 /// gradients, or log-probs precomputed once with `precomputeReference`.
 public struct DPOStage: TrainingStage {
-    public let model: GPT
-    public let reference: GPT?
+    public let model: any CausalLanguageModel
+    public let reference: (any CausalLanguageModel)?
     public let padToken: Int
     public let loss: PreferenceLossConfig
 
-    public init(model: GPT, reference: GPT?, padToken: Int, loss: PreferenceLossConfig) {
+    public init(model: any CausalLanguageModel, reference: (any CausalLanguageModel)?, padToken: Int, loss: PreferenceLossConfig) {
         self.model = model
         self.reference = reference
         self.padToken = padToken
@@ -119,7 +119,7 @@ public struct DPOStage: TrainingStage {
         let c = pairs.compactMap(\.referenceChosen), r = pairs.compactMap(\.referenceRejected)
         if c.count == pairs.count && r.count == pairs.count { return (Tensor(c), Tensor(r)) }
         guard let reference else { preconditionFailure("DPO loss '\(loss.type.rawValue)' needs a reference model or precomputed reference log-probs") }
-        let lp = withNoGrad { SequenceLogProbs.compute(logits: reference(batch.inputIDs, batch: batch.batchSize), batch: batch, reduction: logProbReduction) }
+        let lp = withNoGrad { SequenceLogProbs.compute(logits: reference(batch.inputIDs), batch: batch, reduction: logProbReduction) }
         let n = pairs.count
         return (lp.slice(axis: 0, 0..<n).contiguous(), lp.slice(axis: 0, n..<(2 * n)).contiguous())
     }
@@ -150,7 +150,7 @@ public struct DPOStage: TrainingStage {
     public func lossSum(_ examples: [PreferencePair]) -> (loss: Tensor, metrics: [String: Double]) {
         let n = examples.count
         let batch = concatenatedBatch(examples, padToken: padToken)
-        let logits = model(batch.inputIDs, batch: batch.batchSize)
+        let logits = model(batch.inputIDs)
         let lp = SequenceLogProbs.compute(logits: logits, batch: batch, reduction: logProbReduction)
         let policyChosen = lp.slice(axis: 0, 0..<n), policyRejected = lp.slice(axis: 0, n..<(2 * n))
         var chosenNLL: Tensor? = nil

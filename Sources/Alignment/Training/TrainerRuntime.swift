@@ -59,7 +59,7 @@ final class TrainerRuntime {
     }
 
     /// Writes `checkpoint/` atomically, refusing non-finite weights or optimizer state.
-    func save<State: TrainerState>(_ state: State, model: GPT, optimizer: Optimizer) throws {
+    func save<State: TrainerState>(_ state: State, model: any CausalLanguageModel, optimizer: Optimizer) throws {
         try withDirectory { directory in
             guard let directory else { return }
             for (name, tensor) in model.namedParameters() where !tensor.scalars.allSatisfy(\.isFinite) {
@@ -79,7 +79,7 @@ final class TrainerRuntime {
     /// is no checkpoint. Everything is validated before anything is changed: the stage, the
     /// position (0...total), the state's own fields, the settings against `current` and the
     /// model's config (differences listed together), finite weights and optimizer state.
-    func resume<State: TrainerState>(current: State, total: Int, model: GPT, optimizer: Optimizer) throws -> State? {
+    func resume<State: TrainerState>(current: State, total: Int, model: any CausalLanguageModel, optimizer: Optimizer) throws -> State? {
         try withDirectory { directory -> State? in
             guard let directory, FileManager.default.fileExists(atPath: directory.checkpoint.path) else { return nil }
             let dir = directory.checkpoint
@@ -98,10 +98,10 @@ final class TrainerRuntime {
             }
             try saved.validate(file: stateURL.path)
             let differences = saved.differences(from: current)
-                + (try CheckpointValidation.modelDifferences(configFile: dir.appendingPathComponent("config.json"), model: model.config))
+                + (try model.architectureDifferences(configFile: dir.appendingPathComponent("config.json")))
             guard differences.isEmpty else { throw CheckpointMismatchError(checkpoint: dir.path, differences: differences) }
 
-            let weights = try GPT.loadHuggingFace(directory: dir)
+            let weights = try type(of: model).loadHuggingFace(directory: dir)
             try CheckpointValidation.finiteParameters(weights, file: dir.appendingPathComponent("model.safetensors").path)
             let optimizerURL = dir.appendingPathComponent("optimizer.safetensors")
             let optimizerState = try SafeTensors.read(optimizerURL).tensors

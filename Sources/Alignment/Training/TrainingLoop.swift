@@ -6,7 +6,7 @@ import LanguageModels
 /// dividing once by the step's total gives the same gradient as one big batch.
 public protocol TrainingStage {
     associatedtype Example
-    var model: GPT { get }
+    var model: any CausalLanguageModel { get }
     /// Units the loss of `examples` is averaged over (sequences, or tokens for a per-token mean).
     func units(_ examples: [Example]) -> Int
     /// Summed loss over `examples` and per-example metric *sums* (divided by example count when logged).

@@ -166,15 +166,15 @@ public final class GPT: Module {
         if let scoreHead { GPT.initGPT2(scoreHead, std: 0.02, generator: &g) }
     }
 
-    /// Final hidden states [B, T, d] for token ids laid out row-major as [B, T]. With a cache, the
-    /// ids are the next tokens after the cached ones, and the cache advances by T.
-    public func hiddenStates(_ ids: [Int], batch: Int, cache: KVCache? = nil) -> Tensor {
-        precondition(batch > 0 && ids.count % batch == 0, "GPT: \(ids.count) ids do not split into batch \(batch)")
-        let t = ids.count / batch
+    /// Final hidden states [B, T, d] for ids [B, T]. With a cache, the ids are the next tokens after
+    /// the cached ones, and the cache advances by T.
+    public func hiddenStates(_ ids: IndexTensor, cache: KVCache? = nil) -> Tensor {
+        precondition(ids.rank == 2 && ids.shape[0] > 0, "GPT: ids must be [B, T] with B > 0, got shape \(ids.shape)")
+        let batch = ids.shape[0], t = ids.shape[1]
         let start = cache?.length ?? 0
         precondition(start + t <= config.contextLength, "GPT: \(start + t) positions exceed the context length \(config.contextLength)")
         if let cache { precondition(cache.batch == batch, "GPT: cache batch \(cache.batch) differs from input batch \(batch)") }
-        var x = embedDropout(wte(ids, shape: [batch, t]) + wpe(Array(start..<(start + t))))
+        var x = embedDropout(wte(ids) + wpe(Array(start..<(start + t))))
         for (i, block) in h.enumerated() { x = block(x, layer: i, cache: cache) }
         cache?.length += t
         return lnF(x)
@@ -182,11 +182,6 @@ public final class GPT: Module {
 
     /// Next-token logits [B, T, vocab] through the tied LM head.
     public func logits(fromHidden hidden: Tensor) -> Tensor { linear(hidden, weight: wte.weight) }
-
-    /// Next-token logits [B, T, vocab].
-    public func callAsFunction(_ ids: [Int], batch: Int, cache: KVCache? = nil) -> Tensor {
-        logits(fromHidden: hiddenStates(ids, batch: batch, cache: cache))
-    }
 
     /// The scalar head on hidden states: [B, T, d] -> [B, T].
     public func scores(fromHidden hidden: Tensor) -> Tensor {

@@ -55,34 +55,34 @@ public struct Generation: Equatable, Sendable {
     }
 }
 
-extension GPT {
+extension CausalLanguageModel {
     /// Batched autoregressive sampling with a KV cache: the prompts are fed once, then one token per
     /// step. Prompts may differ in length: shorter ones are fed their remaining prompt tokens while
     /// longer ones are still being read, so no padding or position shifting is needed.
     ///
     /// Throws `ConfigurationError` for options or prompts out of range (checked before anything runs,
-    /// see `SamplingOptions.validate(prompts:config:)`) and `SamplingError` when a row of logits is not
+    /// see `SamplingOptions.validate(prompts:vocabSize:contextLength:)`) and `SamplingError` when a row of logits is not
     /// finite.
     public func generate(prompts: [[Int]], options: SamplingOptions, generator: inout RandomGenerator) throws -> Generation {
-        try options.validate(prompts: prompts, config: config)
+        try options.validate(prompts: prompts, vocabSize: vocabSize, contextLength: contextLength)
         let b = prompts.count
         let lengths = prompts.map(\.count)
         // Validation leaves room for maxNewTokens after the longest prompt unless stopAtContext is on;
         // compared as a difference so that a huge maxNewTokens cannot overflow.
         let longest = lengths.max()!
-        let total = options.maxNewTokens <= config.contextLength - longest ? longest + options.maxNewTokens : config.contextLength
+        let total = options.maxNewTokens <= contextLength - longest ? longest + options.maxNewTokens : contextLength
         let wasTraining = isTraining
         eval()
         defer { train(wasTraining) }
 
-        let cache = KVCache(config: config, batch: b, capacity: total)
+        let cache = makeCache(batch: b, capacity: total)
         var tokens = [[Int]](repeating: [], count: b)
         var logProbs = [[Float]](repeating: [], count: b)
-        var done = lengths.map { options.maxNewTokens == 0 || $0 >= config.contextLength }
+        var done = lengths.map { options.maxNewTokens == 0 || $0 >= contextLength }
         let common = lengths.min()!
         var feed = prompts.flatMap { Array($0.prefix(common)) }
         var position = common
-        let vocab = config.vocabSize
+        let vocab = vocabSize
         var scratch = [Float](repeating: 0, count: vocab)
         try withNoGrad {
             while !done.allSatisfy({ $0 }) {
@@ -108,7 +108,7 @@ extension GPT {
                     tokens[r].append(token)
                     logProbs[r].append(logProb)
                     if token == options.eosToken || tokens[r].count >= options.maxNewTokens
-                        || lengths[r] + tokens[r].count >= config.contextLength { done[r] = true }
+                        || lengths[r] + tokens[r].count >= contextLength { done[r] = true }
                 }
                 // Feeding `next` needs room for one more position in the cache.
                 if position + 1 > total { break }

@@ -30,28 +30,33 @@ extension SamplingOptions {
     /// holds only vocabulary ids and fits the context, and (unless `stopAtContext`) leaves room for
     /// maxNewTokens in it (prompt + maxNewTokens <= contextLength, as transformers counts max_length):
     /// either way every generated sequence fits the context, so the model can score it afterwards.
-    public func validate(prompts: [[Int]], config: GPTConfig) throws {
+    public func validate(prompts: [[Int]], vocabSize: Int, contextLength: Int) throws {
         try Validate.nonNegative(temperature, "SamplingOptions.temperature")
         if let topK { try Validate.positive(topK, "SamplingOptions.topK") }
         try Validate.inRange(topP, 0, 1, "SamplingOptions.topP", includeLower: false)
         try Validate.nonNegative(maxNewTokens, "SamplingOptions.maxNewTokens")
-        if let eosToken { try Validate.inRange(eosToken, 0...(config.vocabSize - 1), "SamplingOptions.eosToken") }
+        if let eosToken { try Validate.inRange(eosToken, 0...(vocabSize - 1), "SamplingOptions.eosToken") }
         guard !prompts.isEmpty else { throw ConfigurationError("prompts", "must hold at least one prompt") }
         for (i, prompt) in prompts.enumerated() {
             guard !prompt.isEmpty else { throw ConfigurationError("prompts[\(i)]", "is empty; every prompt needs at least one token") }
-            if let j = prompt.firstIndex(where: { $0 < 0 || $0 >= config.vocabSize }) {
-                throw ConfigurationError("prompts[\(i)]", "token \(prompt[j]) at position \(j) is outside the vocabulary 0..<\(config.vocabSize)")
+            if let j = prompt.firstIndex(where: { $0 < 0 || $0 >= vocabSize }) {
+                throw ConfigurationError("prompts[\(i)]", "token \(prompt[j]) at position \(j) is outside the vocabulary 0..<\(vocabSize)")
             }
-            guard prompt.count <= config.contextLength else {
-                throw ConfigurationError("prompts[\(i)]", "has \(prompt.count) tokens, more than the context length \(config.contextLength)")
+            guard prompt.count <= contextLength else {
+                throw ConfigurationError("prompts[\(i)]", "has \(prompt.count) tokens, more than the context length \(contextLength)")
             }
         }
         // The longest prompt is the one that must leave room; compared as a difference so a huge
         // maxNewTokens cannot overflow.
         let longest = prompts.indices.max { prompts[$0].count < prompts[$1].count }!
-        guard stopAtContext || maxNewTokens <= config.contextLength - prompts[longest].count else {
+        guard stopAtContext || maxNewTokens <= contextLength - prompts[longest].count else {
             throw ConfigurationError("SamplingOptions.maxNewTokens", "\(maxNewTokens) new tokens after the \(prompts[longest].count)-token "
-                                     + "prompts[\(longest)] exceed the context length \(config.contextLength)")
+                                     + "prompts[\(longest)] exceed the context length \(contextLength)")
         }
+    }
+
+    /// `validate(prompts:vocabSize:contextLength:)` for a GPT configuration.
+    public func validate(prompts: [[Int]], config: GPTConfig) throws {
+        try validate(prompts: prompts, vocabSize: config.vocabSize, contextLength: config.contextLength)
     }
 }

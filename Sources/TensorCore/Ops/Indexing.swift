@@ -8,6 +8,9 @@ public func embedding(_ weight: Tensor, ids: [Int], shape idsShape: [Int]? = nil
     return outLead == [ids.count] ? y : y.reshaped(outLead + [weight.shape[1]])
 }
 
+/// Rows of `weight` [V, D] picked by `ids`, shaped `ids.shape + [D]`.
+public func embedding(_ weight: Tensor, ids: IndexTensor) -> Tensor { embedding(weight, ids: ids.scalars, shape: ids.shape) }
+
 extension Tensor {
     /// Slices `indices` of `axis`, in that order, repeats allowed (PyTorch `index_select`).
     /// The backward adds each slice's gradient back to the slice it came from.

@@ -77,10 +77,18 @@ public enum LossReduction: String, Sendable, Codable {
     case mean, sum, none
 }
 
-/// Cross-entropy between `logits` [..., C] and integer `targets` (one per row, in row-major order
-/// of the leading dims). Rows whose target equals `ignoreIndex` (default -100, as in PyTorch) add
+/// Cross-entropy between `logits` [..., C] and integer `targets` shaped like the leading dims of
+/// `logits` (one class per row). Rows whose target equals `ignoreIndex` (default -100, as in PyTorch) add
 /// nothing, and `.mean` divides by the number of rows that remain. Softmax is computed once and
 /// reused by the backward pass.
+public func crossEntropy(logits: Tensor, targets: IndexTensor, ignoreIndex: Int = -100,
+                         reduction: LossReduction = .mean) -> Tensor {
+    precondition(Array(logits.shape.dropLast()) == targets.shape,
+                 "cross_entropy: targets \(targets.shape) do not match the leading dims of logits \(logits.shape)")
+    return crossEntropy(logits: logits, targets: targets.scalars, ignoreIndex: ignoreIndex, reduction: reduction)
+}
+
+/// `crossEntropy` with targets as a flat array in row-major order of the leading dims of `logits`.
 public func crossEntropy(logits: Tensor, targets: [Int], ignoreIndex: Int = -100,
                          reduction: LossReduction = .mean) -> Tensor {
     let c = logits.shape.last ?? 0
