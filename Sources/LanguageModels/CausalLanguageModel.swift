@@ -11,6 +11,8 @@ public protocol CausalLanguageModel: Module {
     var contextLength: Int { get }
     /// Whether the model carries a scalar head (reward and value models).
     var hasScalarHead: Bool { get }
+    /// Whether training recomputes each block's activations in backward instead of keeping them.
+    var gradientCheckpointing: Bool { get set }
     /// The transformers `model_type` written to config.json ("gpt2", "llama", ...).
     var modelType: String { get }
 

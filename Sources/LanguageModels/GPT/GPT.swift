@@ -152,6 +152,9 @@ public final class GPT: Module {
     public let scoreHead: Linear?
     let embedDropout: Dropout
     override public var parameterKeys: [String: String] { ["lnF": "ln_f", "scoreHead": "score"] }
+    /// Recompute each block's activations in backward instead of keeping them (less memory, one
+    /// more forward per step).
+    public var gradientCheckpointing = false
 
     public init(_ config: GPTConfig, seed: UInt64 = 0) {
         var g = RandomGenerator(seed: seed)
@@ -175,7 +178,13 @@ public final class GPT: Module {
         precondition(start + t <= config.contextLength, "GPT: \(start + t) positions exceed the context length \(config.contextLength)")
         if let cache { precondition(cache.batch == batch, "GPT: cache batch \(cache.batch) differs from input batch \(batch)") }
         var x = embedDropout(wte(ids) + wpe(Array(start..<(start + t))))
-        for (i, block) in h.enumerated() { x = block(x, layer: i, cache: cache) }
+        for (i, block) in h.enumerated() {
+            if gradientCheckpointing && cache == nil {
+                x = block.checkpointed(x) { block($0, layer: i, cache: nil) }
+            } else {
+                x = block(x, layer: i, cache: cache)
+            }
+        }
         cache?.length += t
         return lnF(x)
     }
