@@ -21,6 +21,8 @@ public protocol CausalLanguageModel: Module {
     func hiddenStates(_ ids: IndexTensor, cache: KVCache?) -> Tensor
     /// Next-token logits [B, T, vocab] from hidden states [B, T, d].
     func logits(fromHidden hidden: Tensor) -> Tensor
+    /// The LM head's weight [vocab, d] (tied to the token embedding or not): logits = hidden · Wᵀ.
+    var lmHeadWeight: Tensor { get }
     /// The scalar head on hidden states, [B, T, d] -> [B, T]; only for models with `hasScalarHead`.
     func scores(fromHidden hidden: Tensor) -> Tensor
     /// An empty cache for `batch` sequences of up to `capacity` tokens (default: the context length).
@@ -43,6 +45,9 @@ public protocol CausalLanguageModel: Module {
     func architectureDifferences(configFile: URL) throws -> [String]
 }
 
+/// The vocabulary size from which `nextTokenNLL` fuses the LM head with cross-entropy.
+public let fusedHeadMinimumVocabulary = 4096
+
 extension CausalLanguageModel {
     /// Next-token logits [B, T, vocab] for `ids` [B, T].
     public func callAsFunction(_ ids: IndexTensor, cache: KVCache? = nil) -> Tensor {
@@ -61,6 +66,21 @@ extension CausalLanguageModel {
     /// Next-token logits for ids laid out row-major as [batch, ids.count / batch].
     public func callAsFunction(_ ids: [Int], batch: Int, cache: KVCache? = nil) -> Tensor {
         logits(fromHidden: hiddenStates(ids, batch: batch, cache: cache))
+    }
+
+    /// Negative log-likelihood [B, T-1] of each next token: position t of `hidden` [B, T, d] scored
+    /// on `targets` [B, T-1] (0 where a target is `ignoreIndex`). From a vocabulary of
+    /// `fusedHeadMinimumVocabulary` up, the LM head and cross-entropy run fused in row chunks
+    /// (`linearCrossEntropy`), so no [B, T, vocab] tensor exists; below it, through the logits.
+    public func nextTokenNLL(fromHidden hidden: Tensor, targets: IndexTensor, ignoreIndex: Int = -100) -> Tensor {
+        precondition(hidden.rank == 3 && targets.shape == [hidden.shape[0], hidden.shape[1] - 1],
+                     "\(modelType): targets \(targets.shape) do not match hidden states \(hidden.shape) (expected [B, T-1])")
+        let t = hidden.shape[1]
+        if vocabSize >= fusedHeadMinimumVocabulary {
+            return linearCrossEntropy(hidden.slice(axis: 1, 0..<(t - 1)), weight: lmHeadWeight, targets: targets, ignoreIndex: ignoreIndex)
+        }
+        return crossEntropy(logits: logits(fromHidden: hidden).slice(axis: 1, 0..<(t - 1)), targets: targets,
+                            ignoreIndex: ignoreIndex, reduction: .none)
     }
 
     public func makeCache(batch: Int) -> KVCache { makeCache(batch: batch, capacity: nil) }

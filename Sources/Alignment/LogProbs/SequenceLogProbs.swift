@@ -14,6 +14,20 @@ public enum SequenceLogProbs {
         let t = batch.length
         let shifted = logits.slice(axis: 1, 0..<(t - 1))
         let nll = crossEntropy(logits: shifted, targets: batch.targets, ignoreIndex: Batch.ignoreIndex, reduction: .none)  // [B, T-1]
+        return reduce(nll: nll, batch: batch, reduction: reduction)
+    }
+
+    /// The same log-probs straight from `model`: from large vocabularies up the LM head and the
+    /// cross-entropy run fused in row chunks, so no [B, T, vocab] logits are held
+    /// (`CausalLanguageModel.nextTokenNLL`).
+    public static func compute(model: any CausalLanguageModel, batch: Batch, reduction: Reduction = .sum) -> Tensor {
+        let hidden = model.hiddenStates(batch.inputIDs)
+        return reduce(nll: model.nextTokenNLL(fromHidden: hidden, targets: batch.targets, ignoreIndex: Batch.ignoreIndex),
+                      batch: batch, reduction: reduction)
+    }
+
+    /// Per-row sum (or mean over scored targets) of -nll [B, T-1].
+    static func reduce(nll: Tensor, batch: Batch, reduction: Reduction) -> Tensor {
         let total = -nll.sum(axis: 1)
         switch reduction {
         case .sum: return total

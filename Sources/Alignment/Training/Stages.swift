@@ -22,7 +22,7 @@ public struct SFTStage: TrainingStage {
 
     public func lossSum(_ examples: [TokenizedPair]) -> (loss: Tensor, metrics: [String: Double]) {
         let batch = Batch(examples, padToken: padToken)
-        let logps = SequenceLogProbs.compute(logits: model(batch.inputIDs), batch: batch)
+        let logps = SequenceLogProbs.compute(model: model, batch: batch)
         let tokens = Double(batch.completionLengths.reduce(0, +))
         return (-logps.sum(), ["logps": Double(logps.sum().item), "completion_tokens": tokens])
     }
@@ -119,7 +119,7 @@ public struct DPOStage: TrainingStage {
         let c = pairs.compactMap(\.referenceChosen), r = pairs.compactMap(\.referenceRejected)
         if c.count == pairs.count && r.count == pairs.count { return (Tensor(c), Tensor(r)) }
         guard let reference else { preconditionFailure("DPO loss '\(loss.type.rawValue)' needs a reference model or precomputed reference log-probs") }
-        let lp = withNoGrad { SequenceLogProbs.compute(logits: reference(batch.inputIDs), batch: batch, reduction: logProbReduction) }
+        let lp = withNoGrad { SequenceLogProbs.compute(model: reference, batch: batch, reduction: logProbReduction) }
         let n = pairs.count
         return (lp.slice(axis: 0, 0..<n).contiguous(), lp.slice(axis: 0, n..<(2 * n)).contiguous())
     }
@@ -150,8 +150,7 @@ public struct DPOStage: TrainingStage {
     public func lossSum(_ examples: [PreferencePair]) -> (loss: Tensor, metrics: [String: Double]) {
         let n = examples.count
         let batch = concatenatedBatch(examples, padToken: padToken)
-        let logits = model(batch.inputIDs)
-        let lp = SequenceLogProbs.compute(logits: logits, batch: batch, reduction: logProbReduction)
+        let lp = SequenceLogProbs.compute(model: model, batch: batch, reduction: logProbReduction)
         let policyChosen = lp.slice(axis: 0, 0..<n), policyRejected = lp.slice(axis: 0, n..<(2 * n))
         var chosenNLL: Tensor? = nil
         if loss.type == .orpo {

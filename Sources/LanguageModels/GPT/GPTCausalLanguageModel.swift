@@ -6,6 +6,7 @@ extension GPT: CausalLanguageModel {
     public var contextLength: Int { config.contextLength }
     public var hasScalarHead: Bool { config.scalarHead }
     public var modelType: String { "gpt2" }
+    public var lmHeadWeight: Tensor { wte.weight }
 
     public func makeCache(batch: Int, capacity: Int?) -> KVCache { KVCache(config: config, batch: batch, capacity: capacity) }
 

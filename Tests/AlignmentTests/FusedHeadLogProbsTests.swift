@@ -1,0 +1,35 @@
+import Alignment
+import XCTest
+
+/// SequenceLogProbs straight from the model: exactly the logits path for small vocabularies, and the
+/// fused chunked LM head (no [B, T, V] logits) within float tolerance from `fusedHeadMinimumVocabulary` up.
+final class FusedHeadLogProbsTests: XCTestCase {
+    func batch(vocab: Int) -> Batch {
+        Batch([TokenizedPair(prompt: [1, 2], completion: [3, vocab - 1, 4]), TokenizedPair(prompt: [5], completion: [6])], padToken: 0)
+    }
+
+    func testSmallVocabularyGivesTheLogitsPathBitForBit() {
+        let model = GPT(GPTConfig(vocabSize: 300, contextLength: 8, dModel: 8, layers: 1, heads: 2), seed: 1)
+        let b = batch(vocab: 300)
+        for reduction in [SequenceLogProbs.Reduction.sum, .mean] {
+            XCTAssertEqual(SequenceLogProbs.compute(model: model, batch: b, reduction: reduction).scalars,
+                           SequenceLogProbs.compute(logits: model(b.inputIDs), batch: b, reduction: reduction).scalars)
+        }
+    }
+
+    func testLargeVocabularyFusedHeadMatchesTheLogitsPath() {
+        let vocab = fusedHeadMinimumVocabulary + 7
+        let model = GPT(GPTConfig(vocabSize: vocab, contextLength: 8, dModel: 8, layers: 1, heads: 2), seed: 2)
+        let b = batch(vocab: vocab)
+        let fused = SequenceLogProbs.compute(model: model, batch: b)
+        fused.sum().backward()
+        let fusedGrads = model.parameters().map { $0.grad!.scalars }
+        model.zeroGrad()
+        let reference = SequenceLogProbs.compute(logits: model(b.inputIDs), batch: b)
+        reference.sum().backward()
+        for (a, r) in zip(fused.scalars, reference.scalars) { XCTAssertEqual(a, r, accuracy: 1e-4) }
+        for (ga, gr) in zip(fusedGrads, model.parameters().map { $0.grad!.scalars }) {
+            for (a, r) in zip(ga, gr) { XCTAssertEqual(a, r, accuracy: 1e-5) }
+        }
+    }
+}
