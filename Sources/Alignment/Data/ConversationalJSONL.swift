@@ -22,7 +22,8 @@ extension JSONL {
                 let (prompt, completion) = try reader.rendering("messages") { try $0.split(reader.messages("messages")) }
                 return SFTExample(prompt: prompt, completion: try reader.nonEmpty(completion, "messages"))
             }
-            if reader.isList("prompt") || reader.isList("completion") {
+            if let field = ["prompt", "completion"].first(where: reader.isList) {
+                _ = try reader.requireTemplate(field)
                 let prompt = try reader.messages("prompt"), completion = try reader.messages("completion")
                 let split = try reader.rendering("completion") { try $0.split(prompt: prompt, completion: completion) }
                 return SFTExample(prompt: split.prompt, completion: try reader.nonEmpty(split.completion, "completion"))
@@ -35,11 +36,12 @@ extension JSONL {
     public static func preferenceExamples(at path: String, chatTemplate: ChatTemplate? = nil) throws -> [PreferenceExample] {
         try objects(at: path).map { line, o in
             let reader = LineReader(file: path, line: line, object: o, template: chatTemplate)
-            guard reader.isList("prompt") || reader.isList("chosen") || reader.isList("rejected") else {
+            guard let listField = ["prompt", "chosen", "rejected"].first(where: reader.isList) else {
                 return PreferenceExample(prompt: try string(o, "prompt", file: path, line: line),
                                          chosen: try string(o, "chosen", file: path, line: line, allowEmpty: false),
                                          rejected: try string(o, "rejected", file: path, line: line, allowEmpty: false))
             }
+            _ = try reader.requireTemplate(listField)
             var chosen = try reader.messages("chosen"), rejected = try reader.messages("rejected")
             let prompt: [ChatMessage]
             if o["prompt"] != nil {
@@ -91,9 +93,9 @@ private struct LineReader {
     func messages(_ field: String) throws -> [ChatMessage] {
         guard let value = object[field] else { throw DataError(file: file, line: line, reason: "missing field \"\(field)\"") }
         guard let list = value as? [Any] else {
-            throw error(field, "must be a list of messages like the other fields of this line, got \(value is String ? "a string" : "another JSON value")")
+            throw error(field, "not a list of messages (\(value is String ? "a string" : "another JSON value")), unlike this line's other message fields")
         }
-        guard !list.isEmpty else { throw error(field, "is an empty list of messages") }
+        guard !list.isEmpty else { throw error(field, "an empty list of messages") }
         return try list.enumerated().map { i, element in
             let n = i + 1
             guard let m = element as? [String: Any] else { throw error(field, "message \(n) is not an object {\"role\", \"content\"}") }
@@ -106,11 +108,17 @@ private struct LineReader {
         }
     }
 
+    /// The chat template, or an error for `field` asking for one.
+    func requireTemplate(_ field: String) throws -> ChatTemplate {
+        guard let template else {
+            throw error(field, "a list of messages needs a chat template: pass --chat-template NAME (\(ChatTemplate.names.joined(separator: ", ")))")
+        }
+        return template
+    }
+
     /// Runs `body` with the chat template, or asks for one; a template's refusal names the field.
     func rendering<T>(_ field: String, _ body: (ChatTemplate) throws -> T) throws -> T {
-        guard let template else {
-            throw error(field, "is a list of messages, which needs a chat template: pass --chat-template NAME (\(ChatTemplate.names.joined(separator: ", ")))")
-        }
+        let template = try requireTemplate(field)
         do { return try body(template) } catch let e as ChatTemplateError { throw error(field, e.description) }
     }
 

@@ -93,11 +93,11 @@ final class ConversationalJSONLTests: XCTestCase {
         try assertRefused(#"{"messages": [{"role": "user", "content": "q"}, "a"]}"#, stage: sft, field: "messages", phrase: "message 2 is not an object")
         try assertRefused(#"{"messages": [{"content": "q"}]}"#, stage: sft, field: "messages", phrase: "no string \"role\"")
         try assertRefused(#"{"messages": []}"#, stage: sft, field: "messages", phrase: "empty list")
-        try assertRefused(#"{"messages": "Human: hi"}"#, stage: sft, field: "messages", phrase: "must be a list of messages")
+        try assertRefused(#"{"messages": "Human: hi"}"#, stage: sft, field: "messages", phrase: "not a list of messages")
         try assertRefused(#"{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}, {"role": "user", "content": "q2"}]}"#,
                           stage: sft, field: "messages", phrase: "must end with an assistant message")
         try assertRefused(#"{"messages": [{"role": "assistant", "content": "a"}]}"#, stage: sft, field: "messages", phrase: "needs a prompt message")
-        try assertRefused(#"{"prompt": [{"role": "user", "content": "q"}], "completion": "a"}"#, stage: sft, field: "completion", phrase: "must be a list")
+        try assertRefused(#"{"prompt": [{"role": "user", "content": "q"}], "completion": "a"}"#, stage: sft, field: "completion", phrase: "not a list of messages")
         try assertRefused(#"{"prompt": [{"role": "user", "content": "q"}], "completion": [{"role": "user", "content": "q"}]}"#, stage: sft,
                           field: "completion", phrase: "must end with an assistant message")
         try assertRefused(#"{"chosen": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "a"}], "rejected": [{"role": "user", "content": "y"}, {"role": "assistant", "content": "b"}]}"#,
@@ -107,7 +107,7 @@ final class ConversationalJSONLTests: XCTestCase {
         try assertRefused(#"{"prompt": [{"role": "user", "content": "q"}], "chosen": [{"role": "assistant", "content": "a"}], "rejected": []}"#,
                           stage: pref, field: "rejected", phrase: "empty list")
         try assertRefused(#"{"prompt": "q", "chosen": [{"role": "assistant", "content": "a"}], "rejected": [{"role": "assistant", "content": "b"}]}"#,
-                          stage: pref, field: "prompt", phrase: "must be a list")
+                          stage: pref, field: "prompt", phrase: "not a list of messages")
         try assertRefused(#"{"prompt": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}"#, stage: ppo,
                           field: "prompt", phrase: "ends with an assistant message")
         try assertRefused(#"{"prompt": [{"role": "system", "content": "s"}, {"role": "user", "content": "q"}], "chosen": [{"role": "assistant", "content": "a"}], "rejected": [{"role": "assistant", "content": "b"}]}"#,
@@ -128,5 +128,14 @@ final class ConversationalJSONLTests: XCTestCase {
         XCTAssertThrowsError(try JSONL.preferenceExamples(at: prefs)) { XCTAssertTrue("\($0)".contains("--chat-template"), "\($0)") }
         let prompts = try file([#"{"prompt": [{"role": "user", "content": "q"}]}"#])
         XCTAssertThrowsError(try JSONL.prompts(at: prompts)) { XCTAssertTrue("\($0)".contains("\(prompts):1: field \"prompt\""), "\($0)") }
+    }
+}
+
+extension ConversationalJSONLTests {
+    func testTheMissingTemplateErrorNamesTheListField() throws {
+        let implicit = try file([#"{"chosen": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}], "rejected": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "b"}]}"#])
+        XCTAssertThrowsError(try JSONL.preferenceExamples(at: implicit)) { XCTAssertTrue("\($0)".contains("\(implicit):1: field \"chosen\""), "\($0)") }
+        let promptList = try file([#"{"prompt": [{"role": "user", "content": "q"}], "completion": [{"role": "assistant", "content": "a"}]}"#])
+        XCTAssertThrowsError(try JSONL.sftExamples(at: promptList)) { XCTAssertTrue("\($0)".contains("\(promptList):1: field \"prompt\""), "\($0)") }
     }
 }
