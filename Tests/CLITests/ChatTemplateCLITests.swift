@@ -74,7 +74,7 @@ extension GoodInvocationTests {
             // Collapsed whitespace: --help wraps long lines.
             let text = try help("align", command).split(whereSeparator: \.isWhitespace).joined(separator: " ")
             XCTAssertTrue(text.contains("--chat-template"), "align \(command) --help lacks --chat-template")
-            XCTAssertTrue(text.contains("human-assistant, chatml, qwen2, qwen2.5, smollm2, llama3, llama3.1, llama2, mistral, zephyr"),
+            XCTAssertTrue(text.contains("human-assistant, chatml, qwen2, qwen2.5, smollm2, llama3, llama3.1, llama3.2, llama2, mistral, zephyr"),
                           "align \(command) --help lacks the template names")
         }
     }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The chat formats of the supported model families, rendered exactly as transformers'
 /// `tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt:)` renders them
 /// with each model's own Jinja template (Tests/AlignmentTests/Fixtures/chat pins every case).
@@ -11,6 +13,7 @@
 /// | `smollm2` | SmolLM2 instruct | "You are a helpful AI assistant named SmolLM, trained by Hugging Face" |
 /// | `llama3` | Meta-Llama-3 instruct (3.0) | none |
 /// | `llama3.1` | Llama-3.1 instruct | a knowledge-date header, "Today Date: 26 Jul 2024" |
+/// | `llama3.2` | Llama-3.2 (1B, 3B) instruct | the same header with today's date, as transformers' `strftime_now("%d %b %Y")` (local time) |
 /// | `llama2` | Llama-2-chat (`<s>[INST] <<SYS>>...`) | none |
 /// | `mistral` | Mistral-7B-Instruct v0.1 / v0.2 (`[INST]`, no system message allowed) | none |
 /// | `zephyr` | zephyr-7b-beta, TinyLlama-1.1B-Chat-v1.0 | none |
@@ -40,6 +43,7 @@ public enum ChatTemplate: String, CaseIterable, Sendable {
     case smollm2
     case llama3
     case llama31 = "llama3.1"
+    case llama32 = "llama3.2"
     case llama2
     case mistral
     case zephyr
@@ -58,7 +62,7 @@ public enum ChatTemplate: String, CaseIterable, Sendable {
     /// The BOS token text the template writes at the start of a conversation, if it writes one.
     public var bosText: String? {
         switch self {
-        case .llama3, .llama31: return "<|begin_of_text|>"
+        case .llama3, .llama31, .llama32: return "<|begin_of_text|>"
         case .llama2, .mistral: return "<s>"
         default: return nil
         }
@@ -70,7 +74,7 @@ public enum ChatTemplate: String, CaseIterable, Sendable {
         switch self {
         case .humanAssistant: return ""
         case .chatml, .qwen2, .qwen25, .smollm2: return "<|im_end|>"
-        case .llama3, .llama31: return "<|eot_id|>"
+        case .llama3, .llama31, .llama32: return "<|eot_id|>"
         case .llama2, .mistral, .zephyr: return "</s>"
         }
     }
@@ -79,7 +83,7 @@ public enum ChatTemplate: String, CaseIterable, Sendable {
     /// `eos_token`), with the values this rendering assumes.
     var specialTokens: [(key: String, value: String)] {
         switch self {
-        case .llama3, .llama31: return [("bos_token", "<|begin_of_text|>")]
+        case .llama3, .llama31, .llama32: return [("bos_token", "<|begin_of_text|>")]
         case .llama2, .mistral: return [("bos_token", "<s>"), ("eos_token", "</s>")]
         case .zephyr: return [("eos_token", "</s>")]
         default: return []
@@ -90,6 +94,11 @@ public enum ChatTemplate: String, CaseIterable, Sendable {
     /// alternate for `llama2`, `mistral` and `human-assistant`; a system message for `mistral`)
     /// and for an empty conversation.
     public func render(_ messages: [ChatMessage], addGenerationPrompt: Bool) throws -> String {
+        try render(messages, addGenerationPrompt: addGenerationPrompt, today: Date())
+    }
+
+    /// `today` is the date `llama3.2` writes; the other templates ignore it.
+    func render(_ messages: [ChatMessage], addGenerationPrompt: Bool, today: Date) throws -> String {
         guard !messages.isEmpty else { throw ChatTemplateError("an empty conversation has nothing to render") }
         switch self {
         case .humanAssistant: return try Self.humanAssistant(messages, addGenerationPrompt)
@@ -99,7 +108,8 @@ public enum ChatTemplate: String, CaseIterable, Sendable {
             return Self.chatML(messages, addGenerationPrompt, defaultSystem: "You are a helpful AI assistant named SmolLM, trained by Hugging Face")
         case .qwen25: return Self.qwen25(messages, addGenerationPrompt)
         case .llama3: return Self.llama3(messages, addGenerationPrompt)
-        case .llama31: return Self.llama31(messages, addGenerationPrompt)
+        case .llama31: return Self.llama31(messages, addGenerationPrompt, date: "26 Jul 2024")
+        case .llama32: return Self.llama31(messages, addGenerationPrompt, date: Self.strftimeDate(today))
         case .llama2: return try Self.llama2(messages)
         case .mistral: return try Self.mistral(messages)
         case .zephyr: return Self.zephyr(messages, addGenerationPrompt)

@@ -1,3 +1,5 @@
+import Foundation
+
 // Each function follows its model's Jinja template statement by statement (the canonical strings
 // are in CanonicalChatTemplates.swift); `trim` and `.strip()` there are Python's strip.
 
@@ -60,16 +62,16 @@ extension ChatTemplate {
         return out
     }
 
-    /// Llama-3.1 always writes a system header with its knowledge date and the template's fixed
-    /// "Today Date: 26 Jul 2024"; a first system message is appended to it, trimmed.
-    static func llama31(_ messages: [ChatMessage], _ generation: Bool) -> String {
+    /// Llama-3.1 and 3.2 always write a system header with the knowledge date and "Today Date:"
+    /// (3.1: the template's fixed "26 Jul 2024"; 3.2: today); a first system message follows, trimmed.
+    static func llama31(_ messages: [ChatMessage], _ generation: Bool, date: String) -> String {
         var rest = messages[...]
         var system = ""
         if messages[0].role == .system {
             system = messages[0].content.pythonStripped
             rest = messages.dropFirst()
         }
-        var out = "<|begin_of_text|>" + llamaHeader("system") + "Cutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n"
+        var out = "<|begin_of_text|>" + llamaHeader("system") + "Cutting Knowledge Date: December 2023\nToday Date: " + date + "\n\n"
             + system + "<|eot_id|>"
         for m in rest { out += llamaHeader(m.role.rawValue) + m.content.pythonStripped + "<|eot_id|>" }
         if generation { out += llamaHeader("assistant") }
@@ -116,5 +118,16 @@ extension ChatTemplate {
         for m in messages { out += "<|\(m.role.rawValue)|>\n" + m.content + "</s>\n" }
         if generation { out += "<|assistant|>\n" }
         return out
+    }
+}
+
+extension ChatTemplate {
+    /// Python's `datetime.now().strftime("%d %b %Y")` for `date`: "01 Dec 2026", in the local time zone.
+    static func strftimeDate(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = .current
+        formatter.dateFormat = "dd MMM yyyy"
+        return formatter.string(from: date)
     }
 }
