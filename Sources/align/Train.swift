@@ -28,7 +28,7 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Held-out JSONL in the training format; its loss and metrics are logged as eval/*.") var evalData: String?
     @Option(help: "Evaluate on --eval-data every N >= 1 steps.") var evalEvery = 50
     @Option(help: "Seed for data order and initialisation.") var seed: UInt64 = 0
-    @Option(help: "Chat template that renders message-list lines (TRL's conversational format) into prompt and completion text. String fields are used as they are.")
+    @Option(help: "Chat template that renders message-list lines (TRL's conversational format) into prompt and completion text (default: the one --model's tokenizer_config.json names, if supported). String fields are used as they are.")
     var chatTemplate: ChatTemplate?
 
     static let maximumEpochs = 1_000_000
@@ -130,13 +130,19 @@ struct TrainingOptions: ParsableArguments {
         return converted
     }
 
+    /// Reads data with --chat-template, or with none and, if the data has message lists, again with
+    /// the template --model's tokenizer_config.json names (an unsupported one is an error there).
+    func withChatTemplate<T>(_ read: (ChatTemplate?) throws -> T) throws -> T {
+        try readingWithChatTemplate(chatTemplate, model: model, read)
+    }
+
     /// What a resumed run must share with its checkpoint beyond the trainer settings: the data file's
     /// bytes and the truncation lengths.
     func runSettings(data: String, _ t: Tokenization) throws -> [String: String] {
         var settings = ["data": try fileFingerprint(data, option: "--data"), "maxLength": "\(t.policy.maxLength)",
                         "maxPromptLength": "\(t.policy.maxPromptLength)"]
         // Only when given, so that checkpoints from before the option still resume.
-        if let chatTemplate { settings["chatTemplate"] = chatTemplate.rawValue }
+        if let template = chatTemplate ?? (try? modelChatTemplate(model)) ?? nil { settings["chatTemplate"] = template.rawValue }
         return settings
     }
 
@@ -185,10 +191,10 @@ struct SFT: ParsableCommand {
             let model = try options.loadOrBuild(scalarHead: false)
             var report = DataReport()
             let t = try options.tokenization(for: model)
-            let pairs = try reading("--data") { try JSONL.sftExamples(at: data, chatTemplate: options.chatTemplate) }.compactMap { t.pair(prompt: $0.prompt, completion: $0.completion, report: &report) }
+            let pairs = try reading("--data") { try options.withChatTemplate { try JSONL.sftExamples(at: data, chatTemplate: $0) } }.compactMap { t.pair(prompt: $0.prompt, completion: $0.completion, report: &report) }
             var evalReport = DataReport()
             let held = try options.evalData.map { path in
-                try reading("--eval-data") { try JSONL.sftExamples(at: path, chatTemplate: options.chatTemplate) }.compactMap { t.pair(prompt: $0.prompt, completion: $0.completion, report: &evalReport) }
+                try reading("--eval-data") { try options.withChatTemplate { try JSONL.sftExamples(at: path, chatTemplate: $0) } }.compactMap { t.pair(prompt: $0.prompt, completion: $0.completion, report: &evalReport) }
             } ?? []
             try options.checkExamples(pairs.count, report: report, data: data, evaluation: held.count,
                                       longest: pairs.map { $0.prompt.count + $0.completion.count }.max() ?? 0, model: model)
@@ -208,8 +214,8 @@ struct Reward: ParsableCommand {
         do {
             let model = try options.loadOrBuild(scalarHead: true)
             let t = try options.tokenization(for: model)
-            let (pairs, report) = try reading("--data") { try tokenizePreferences(data, t, chatTemplate: options.chatTemplate) }
-            let held = try options.evalData.map { path in try reading("--eval-data") { try tokenizePreferences(path, t, chatTemplate: options.chatTemplate).0 } } ?? []
+            let (pairs, report) = try reading("--data") { try options.withChatTemplate { try tokenizePreferences(data, t, chatTemplate: $0) } }
+            let held = try options.evalData.map { path in try reading("--eval-data") { try options.withChatTemplate { try tokenizePreferences(path, t, chatTemplate: $0).0 } } } ?? []
             try options.checkExamples(pairs.count, report: report, data: data, evaluation: held.count, longest: longestPair(pairs),
                                       sequencesPerExample: 2, model: model)
             try options.run(RewardStage(model: model, padToken: ByteTokenizer().padToken), pairs, report: report, evaluation: held,
@@ -248,8 +254,8 @@ struct DPO: ParsableCommand {
         do {
             let policy = try options.loadOrBuild(scalarHead: false)
             let t = try options.tokenization(for: policy)
-            let (pairs, report) = try reading("--data") { try tokenizePreferences(data, t, chatTemplate: options.chatTemplate) }
-            let held = try options.evalData.map { path in try reading("--eval-data") { try tokenizePreferences(path, t, chatTemplate: options.chatTemplate).0 } } ?? []
+            let (pairs, report) = try reading("--data") { try options.withChatTemplate { try tokenizePreferences(data, t, chatTemplate: $0) } }
+            let held = try options.evalData.map { path in try reading("--eval-data") { try options.withChatTemplate { try tokenizePreferences(path, t, chatTemplate: $0).0 } } } ?? []
             try options.checkExamples(pairs.count, report: report, data: data, evaluation: held.count, longest: longestPair(pairs),
                                       sequencesPerExample: 2, model: policy)
             let ref = try reference.map { try loadReference($0, maxLength: t.policy.maxLength) } ?? policy.frozenCopy()
@@ -312,7 +318,7 @@ struct PPOCommand: ParsableCommand {
     @Option(help: "Maximum prompt tokens; longer prompts lose their beginning (>= 1; default: 128, less if the context needs it).")
     var maxPromptLength: Int?
     @Option(help: "Random seed.") var seed: UInt64 = 0
-    @Option(help: "Chat template that renders message-list prompts (with the generation prompt). String prompts are used as they are.")
+    @Option(help: "Chat template that renders message-list prompts with the generation prompt (default: the one --model's tokenizer_config.json names, if supported). String prompts are used as they are.")
     var chatTemplate: ChatTemplate?
 
     static let maximumCount = 1_000_000
@@ -393,7 +399,7 @@ struct PPOCommand: ParsableCommand {
             try checkMemory(withValue.samplingBytes(rows: Double(rolloutBatch), length: length),
                             "rollouts of \(rolloutBatch) sequences of \(length) tokens", options: "--rollout-batch, --max-prompt-length + --max-new-tokens")
             let tokenizer = ByteTokenizer()
-            let promptIDs = try reading("--prompts") { try JSONL.prompts(at: prompts, chatTemplate: chatTemplate) }.map { Array(tokenizer.encode($0).suffix(maxPromptLength)) }
+            let promptIDs = try reading("--prompts") { try readingWithChatTemplate(chatTemplate, model: model) { try JSONL.prompts(at: prompts, chatTemplate: $0) } }.map { Array(tokenizer.encode($0).suffix(maxPromptLength)) }
             guard !promptIDs.isEmpty else { throw ConfigurationError("--prompts", "\(prompts) holds no prompts") }
             let trainer = try PPOTrainer(policy: policy, reference: sft.frozenCopy(), reward: .model(rm), prompts: promptIDs, config: config,
                                          eosToken: tokenizer.eosToken, padToken: tokenizer.padToken)
@@ -402,7 +408,7 @@ struct PPOCommand: ParsableCommand {
             trainer.runSettings = ["prompts": try fileFingerprint(prompts, option: "--prompts"), "maxPromptLength": "\(maxPromptLength)",
                                    "model": try modelFingerprint(model, option: "--model"),
                                    "rewardModel": try modelFingerprint(rewardModel, option: "--reward-model")]
-            if let chatTemplate { trainer.runSettings["chatTemplate"] = chatTemplate.rawValue }
+            if let template = chatTemplate ?? (try? modelChatTemplate(model)) ?? nil { trainer.runSettings["chatTemplate"] = template.rawValue }
             if try trainer.resumeIfPossible() { FileHandle.standardError.write(Data("resumed after rollout \(trainer.rollout)\n".utf8)) }
             trainer.showProgress = true
             try trainer.train()
@@ -417,4 +423,22 @@ struct PPOCommand: ParsableCommand {
 /// overwriting whatever checkpoint/ is there, and report the checkpoint as "/checkpoint".
 func requireOutputPath(_ output: String) throws {
     guard !output.isEmpty else { throw ConfigurationError("--output", "must name a directory, got an empty string") }
+}
+
+/// The chat template `model`'s tokenizer_config.json names; nil without a model or that file.
+func modelChatTemplate(_ model: String?) throws -> ChatTemplate? {
+    guard let model else { return nil }
+    let config = URL(fileURLWithPath: model).appendingPathComponent("tokenizer_config.json")
+    guard FileManager.default.fileExists(atPath: config.path) else { return nil }
+    do { return try ChatTemplate(tokenizerConfig: config) } catch { throw ConfigurationError("--chat-template", "\(error)") }
+}
+
+/// Runs `read` with `explicit`; without one, first with no template (string data needs none) and,
+/// when the data has message lists, again with `model`'s template.
+func readingWithChatTemplate<T>(_ explicit: ChatTemplate?, model: String?, _ read: (ChatTemplate?) throws -> T) throws -> T {
+    if let explicit { return try read(explicit) }
+    do { return try read(nil) } catch where JSONL.needsChatTemplate(error) {
+        guard let template = try modelChatTemplate(model) else { throw error }
+        return try read(template)
+    }
 }

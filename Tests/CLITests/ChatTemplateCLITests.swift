@@ -79,3 +79,34 @@ extension GoodInvocationTests {
         }
     }
 }
+
+extension GoodInvocationTests {
+    /// A copy of the base checkpoint with a tokenizer_config.json holding `chatTemplate`.
+    func baseWithTokenizerConfig(_ chatTemplate: String, eos: String = "</s>") throws -> String {
+        let f = try Fixtures.shared()
+        let dir = f.path("base-with-template-\(UUID().uuidString)")
+        try FileManager.default.copyItem(atPath: f.base, toPath: dir)
+        try JSONSerialization.data(withJSONObject: ["chat_template": chatTemplate, "eos_token": eos])
+            .write(to: URL(fileURLWithPath: dir).appendingPathComponent("tokenizer_config.json"))
+        return dir
+    }
+
+    func testTheModelsTokenizerConfigNamesTheTemplate() throws {
+        let f = try Fixtures.shared()
+        let zephyr = "{% for message in messages %}\n{% if message['role'] == 'user' %}\n{{ '<|user|>\n' + message['content'] + eos_token }}\n{% elif message['role'] == 'system' %}\n{{ '<|system|>\n' + message['content'] + eos_token }}\n{% elif message['role'] == 'assistant' %}\n{{ '<|assistant|>\n'  + message['content'] + eos_token }}\n{% endif %}\n{% if loop.last and add_generation_prompt %}\n{{ '<|assistant|>' }}\n{% endif %}\n{% endfor %}"
+        let recognised = try baseWithTokenizerConfig(zephyr)
+        _ = try succeed("align", ["sft", "--model", recognised, "--batch-size", "2", "--data", f.path("chat-sft.jsonl"), "--output", try output("cfg-sft")])
+
+        let unsupported = try baseWithTokenizerConfig("{% for m in messages %}{{ m.content }}{% endfor %}")
+        // String data needs no template, so an unsupported one does not matter.
+        _ = try succeed("align", ["sft", "--model", unsupported, "--batch-size", "2", "--data", f.path("sft.jsonl"), "--output", try output("cfg-str")])
+        let refused = try Executables.run("align", ["sft", "--model", unsupported, "--batch-size", "2", "--data", f.path("chat-sft.jsonl"),
+                                                    "--output", try output("cfg-bad")], in: f.directory)
+        XCTAssertNotEqual(refused.status, 0, refused.summary)
+        XCTAssertTrue(refused.stderr.contains(unsupported + "/tokenizer_config.json"), refused.summary)
+        XCTAssertTrue(refused.stderr.contains("--chat-template NAME"), refused.summary)
+        // --chat-template overrides the file.
+        _ = try succeed("align", ["sft", "--model", unsupported, "--batch-size", "2", "--chat-template", "chatml",
+                                  "--data", f.path("chat-sft.jsonl"), "--output", try output("cfg-override")])
+    }
+}

@@ -77,6 +77,16 @@ extension JSONL {
     }
 }
 
+extension JSONL {
+    /// Whether `error` is a reader's refusal of message lists for want of a chat template, so that a
+    /// caller can find one (e.g. in a model's tokenizer_config.json) and read again.
+    public static func needsChatTemplate(_ error: Error) -> Bool {
+        (error as? DataError)?.reason.contains(missingTemplateReason) ?? false
+    }
+
+    static let missingTemplateReason = "a list of messages needs a chat template"
+}
+
 /// One JSONL line's message-list fields, with errors naming file, line and field.
 private struct LineReader {
     let file: String
@@ -111,7 +121,7 @@ private struct LineReader {
     /// The chat template, or an error for `field` asking for one.
     func requireTemplate(_ field: String) throws -> ChatTemplate {
         guard let template else {
-            throw error(field, "a list of messages needs a chat template: pass --chat-template NAME (\(ChatTemplate.names.joined(separator: ", ")))")
+            throw error(field, JSONL.missingTemplateReason + ": pass --chat-template NAME (\(ChatTemplate.names.joined(separator: ", ")))")
         }
         return template
     }
