@@ -70,10 +70,7 @@ enum JinjaNormalization {
             case .text(var t):
                 let previous: RawTag? = k > 0 ? { if case .tag(let p) = raw[k - 1] { return p } else { return nil } }() : nil
                 let next: RawTag? = k + 1 < raw.count ? { if case .tag(let n) = raw[k + 1] { return n } else { return nil } }() : nil
-                if let p = previous {
-                    if p.trimAfter { t = String(t.unicodeScalars.drop(while: { $0.isPythonWhitespace })) }
-                    else if p.kind != "{" && t.hasPrefix("\n") { t.removeFirst() }  // trim_blocks
-                }
+                // The end next to the following tag first: lstrip_blocks looks for the line start in the source.
                 if let n = next {
                     if n.trimBefore {
                         t = String(String.UnicodeScalarView(t.unicodeScalars.reversed().drop(while: { $0.isPythonWhitespace }).reversed()))
@@ -86,6 +83,10 @@ enum JinjaNormalization {
                     }
                 } else if t.hasSuffix("\n") {
                     t.removeLast()  // keep_trailing_newline is off
+                }
+                if let p = previous {
+                    if p.trimAfter { t = String(t.unicodeScalars.drop(while: { $0.isPythonWhitespace })) }
+                    else if p.kind != "{" && t.hasPrefix("\n") { t.removeFirst() }  // trim_blocks
                 }
                 if t.isEmpty { continue }
                 if case .text(let before)? = out.last {

@@ -16,8 +16,17 @@ struct ChatFixtures: Decodable {
         let error: String?
     }
 
+    /// An edit of a template's source and whether transformers renders every fixture case as the original does.
+    struct Edit: Decodable {
+        let template: String
+        let edit: String
+        let source: String
+        let renders_same: Bool
+    }
+
     let conversations: [String: [Message]]
     let cases: [Case]
+    let edits: [Edit]
 
     static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures/chat")

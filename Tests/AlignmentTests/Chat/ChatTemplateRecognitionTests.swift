@@ -77,6 +77,26 @@ final class ChatTemplateRecognitionTests: XCTestCase {
         }
     }
 
+    /// Recognition never accepts an edit that Jinja renders differently, and accepts every edit of
+    /// whitespace, comments or quoting that Jinja renders the same (fixture edits made by the script).
+    func testRecognitionAgreesWithJinjaOnEditedTemplates() throws {
+        let edits = try ChatFixtures.load().edits
+        let harmless: Set<String> = ["reindented", "comment", "trailing_newline", "crlf", "double_quotes"]
+        var accepted = 0, refused = 0
+        for e in edits {
+            let template = try ChatTemplate(name: e.template)
+            let matched = ChatTemplate.matching(jinja: e.source) == template
+            if matched { XCTAssertTrue(e.renders_same, "\(e.template) \(e.edit): recognised, but Jinja renders it differently") }
+            if harmless.contains(e.edit) {
+                XCTAssertTrue(e.renders_same, "\(e.template) \(e.edit): the script's edit is not harmless")
+                XCTAssertTrue(matched, "\(e.template) \(e.edit): not recognised")
+            }
+            if matched { accepted += 1 } else { refused += 1 }
+        }
+        XCTAssertGreaterThan(accepted, 40)
+        XCTAssertGreaterThan(refused, 15)
+    }
+
     func testListOfNamedTemplatesUsesDefault() throws {
         let url = try writeConfig(["chat_template": [["name": "tool_use", "template": "{{ tools }}"],
                                                      ["name": "default", "template": ChatTemplate.smollm2.canonicalJinja]]])

@@ -25,6 +25,7 @@ human-assistant, which is this project's format written as Jinja:
 
 import json
 import os
+import re
 
 from tokenizers import Tokenizer
 from tokenizers.models import WordLevel
@@ -158,6 +159,28 @@ def render(tok, template, messages, generation):
         return {"error": f"{type(e).__name__}: {e}"}
 
 
+def variants(template):
+    """Edits of a template's source, to check the Swift recognition against what Jinja prints."""
+    out = {
+        # Line breaks and indentation before block tags: trim_blocks / lstrip_blocks remove them.
+        "reindented": template.replace("%}{%", "%}\n    {%"),
+        "comment": "{# recognised? #}\n" + template,
+        "trailing_newline": template + "\n",
+        "crlf": template.replace("\n", "\r\n"),
+        # Double-quoted literals where a single-quoted one holds no double quote.
+        "double_quotes": re.sub(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"",
+                                lambda m: '"' + m.group(0)[1:-1] + '"' if m.group(0)[0] == "'" and '"' not in m.group(0) else m.group(0),
+                                template),
+        # Trim markers everywhere: harmless only where no text between tags is printed.
+        "trim_markers": template.replace("{%", "{%-").replace("%}", "-%}").replace("{%--", "{%-").replace("--%}", "-%}"),
+        # A space printed after the first tag.
+        "printed_space": template.replace("}}", "}} ", 1) if "}}" in template else template + " ",
+        # A newline printed after every output tag.
+        "printed_newlines": template.replace("}}", "}}\n"),
+    }
+    return out
+
+
 def main():
     os.makedirs(os.path.join(HERE, "templates"), exist_ok=True)
     cases = []
@@ -182,8 +205,19 @@ def main():
                     split["prompt"] = prompt["text"]
                     split["completion"] = full["text"][len(prompt["text"]):]
                 cases.append(split)
+    # Each edit of each template, and whether transformers renders every fixture case exactly as the
+    # original (errors included).
+    edits = []
+    for name, (template, bos, eos) in TEMPLATES.items():
+        tok = tokenizer(bos, eos)
+        def outputs(source):
+            return [render(tok, source, messages, generation) for messages in CONVERSATIONS.values() for generation in (True, False)]
+        reference = outputs(template)
+        for kind, source in variants(template).items():
+            if source != template:
+                edits.append({"template": name, "edit": kind, "source": source, "renders_same": outputs(source) == reference})
     with open(os.path.join(HERE, "chat_fixtures.json"), "w", encoding="utf-8") as f:
-        json.dump({"conversations": CONVERSATIONS, "cases": cases}, f, ensure_ascii=False, indent=1)
+        json.dump({"conversations": CONVERSATIONS, "cases": cases, "edits": edits}, f, ensure_ascii=False, indent=1)
         f.write("\n")
     print(len(cases), "cases")
 
