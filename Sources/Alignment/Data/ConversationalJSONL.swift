@@ -57,10 +57,10 @@ extension JSONL {
                 chosen.removeFirst(end)
                 rejected.removeFirst(end)
             }
-            let promptText = try reader.rendering("prompt") { try $0.prompt(prompt) }
+            _ = try reader.rendering("prompt") { try $0.prompt(prompt) }  // a prompt the template refuses is the prompt's fault
             let c = try reader.rendering("chosen") { try $0.split(prompt: prompt, completion: chosen) }
             let r = try reader.rendering("rejected") { try $0.split(prompt: prompt, completion: rejected) }
-            return PreferenceExample(prompt: promptText, chosen: try reader.nonEmpty(c.completion, "chosen"),
+            return PreferenceExample(prompt: c.prompt, chosen: try reader.nonEmpty(c.completion, "chosen"),
                                      rejected: try reader.nonEmpty(r.completion, "rejected"))
         }
     }
