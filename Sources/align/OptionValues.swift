@@ -9,6 +9,7 @@ extension OptimizerKind: ExpressibleByArgument {}
 extension PreferenceLossType: ExpressibleByArgument {}
 extension KLEstimator: ExpressibleByArgument {}
 extension ScheduleKind: ExpressibleByArgument {}
+extension ChatTemplate: ExpressibleByArgument {}
 extension SFTLossReduction: ExpressibleByArgument {
     public static var allValueStrings: [String] { [SFTLossReduction.sequenceSum, .tokenMean].map(\.rawValue) }
 }

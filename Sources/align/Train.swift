@@ -28,6 +28,8 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Held-out JSONL in the training format; its loss and metrics are logged as eval/*.") var evalData: String?
     @Option(help: "Evaluate on --eval-data every N >= 1 steps.") var evalEvery = 50
     @Option(help: "Seed for data order and initialisation.") var seed: UInt64 = 0
+    @Option(help: "Chat template that renders message-list lines (TRL's conversational format) into prompt and completion text (default: the one --model's tokenizer_config.json names, if supported). String fields are used as they are.")
+    var chatTemplate: ChatTemplate?
 
     static let maximumEpochs = 1_000_000
 
@@ -128,11 +130,20 @@ struct TrainingOptions: ParsableArguments {
         return converted
     }
 
+    /// Reads data with --chat-template, or with none and, if the data has message lists, again with
+    /// the template --model's tokenizer_config.json names (an unsupported one is an error there).
+    func withChatTemplate<T>(_ read: (ChatTemplate?) throws -> T) throws -> T {
+        try readingWithChatTemplate(chatTemplate, model: model, read)
+    }
+
     /// What a resumed run must share with its checkpoint beyond the trainer settings: the data file's
     /// bytes and the truncation lengths.
     func runSettings(data: String, _ t: Tokenization) throws -> [String: String] {
-        ["data": try fileFingerprint(data, option: "--data"), "maxLength": "\(t.policy.maxLength)",
-         "maxPromptLength": "\(t.policy.maxPromptLength)"]
+        var settings = ["data": try fileFingerprint(data, option: "--data"), "maxLength": "\(t.policy.maxLength)",
+                        "maxPromptLength": "\(t.policy.maxPromptLength)"]
+        // Only when given, so that checkpoints from before the option still resume.
+        if let template = chatTemplate ?? (try? modelChatTemplate(model)) ?? nil { settings["chatTemplate"] = template.rawValue }
+        return settings
     }
 
     func run<S: TrainingStage>(_ stage: S, _ examples: [S.Example], report: DataReport, evaluation: [S.Example] = [],
@@ -161,17 +172,17 @@ func reading<T>(_ option: String, _ body: () throws -> T) throws -> T {
     do { return try body() } catch { throw CLIError(description: "\(option): \(error)") }
 }
 
-func tokenizePreferences(_ path: String, _ tokenization: Tokenization) throws -> ([PreferencePair], DataReport) {
+func tokenizePreferences(_ path: String, _ tokenization: Tokenization, chatTemplate: ChatTemplate?) throws -> ([PreferencePair], DataReport) {
     var report = DataReport()
-    let pairs = try JSONL.preferenceExamples(at: path).compactMap { PreferencePair($0, tokenization: tokenization, report: &report) }
+    let pairs = try JSONL.preferenceExamples(at: path, chatTemplate: chatTemplate).compactMap { PreferencePair($0, tokenization: tokenization, report: &report) }
     return (pairs, report)
 }
 
 struct SFT: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Supervised fine-tuning on {\"prompt\", \"completion\"} JSONL (byte tokenizer; loss on completion + EOS).")
+        abstract: "Supervised fine-tuning on {\"prompt\", \"completion\"} JSONL, or {\"messages\": [...]} with --chat-template (byte tokenizer; loss on completion + EOS).")
     @OptionGroup var options: TrainingOptions
-    @Option(help: "Training data, one {\"prompt\", \"completion\"} per line.") var data: String
+    @Option(help: "Training data, one {\"prompt\", \"completion\"} per line (strings, or message lists with --chat-template), or {\"messages\": [...]} ending with an assistant message.") var data: String
     @Option(help: "Loss reduction: sequence_sum (per-sequence sum averaged over the batch, the paper's) or token_mean.")
     var lossReduction: SFTLossReduction = .sequenceSum
 
@@ -180,10 +191,10 @@ struct SFT: ParsableCommand {
             let model = try options.loadOrBuild(scalarHead: false)
             var report = DataReport()
             let t = try options.tokenization(for: model)
-            let pairs = try reading("--data") { try JSONL.sftExamples(at: data) }.compactMap { t.pair(prompt: $0.prompt, completion: $0.completion, report: &report) }
+            let pairs = try reading("--data") { try options.withChatTemplate { try JSONL.sftExamples(at: data, chatTemplate: $0) } }.compactMap { t.pair(prompt: $0.prompt, completion: $0.completion, report: &report) }
             var evalReport = DataReport()
             let held = try options.evalData.map { path in
-                try reading("--eval-data") { try JSONL.sftExamples(at: path) }.compactMap { t.pair(prompt: $0.prompt, completion: $0.completion, report: &evalReport) }
+                try reading("--eval-data") { try options.withChatTemplate { try JSONL.sftExamples(at: path, chatTemplate: $0) } }.compactMap { t.pair(prompt: $0.prompt, completion: $0.completion, report: &evalReport) }
             } ?? []
             try options.checkExamples(pairs.count, report: report, data: data, evaluation: held.count,
                                       longest: pairs.map { $0.prompt.count + $0.completion.count }.max() ?? 0, model: model)
@@ -197,14 +208,14 @@ struct Reward: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a reward model (Bradley-Terry on a scalar head) on {\"prompt\", \"chosen\", \"rejected\"} JSONL.")
     @OptionGroup var options: TrainingOptions
-    @Option(help: "Preference data, one {\"prompt\", \"chosen\", \"rejected\"} per line.") var data: String
+    @Option(help: "Preference data, one {\"prompt\", \"chosen\", \"rejected\"} per line (strings, or message lists with --chat-template; without \"prompt\", the messages chosen and rejected share are the prompt).") var data: String
 
     func run() throws {
         do {
             let model = try options.loadOrBuild(scalarHead: true)
             let t = try options.tokenization(for: model)
-            let (pairs, report) = try reading("--data") { try tokenizePreferences(data, t) }
-            let held = try options.evalData.map { path in try reading("--eval-data") { try tokenizePreferences(path, t).0 } } ?? []
+            let (pairs, report) = try reading("--data") { try options.withChatTemplate { try tokenizePreferences(data, t, chatTemplate: $0) } }
+            let held = try options.evalData.map { path in try reading("--eval-data") { try options.withChatTemplate { try tokenizePreferences(path, t, chatTemplate: $0).0 } } } ?? []
             try options.checkExamples(pairs.count, report: report, data: data, evaluation: held.count, longest: longestPair(pairs),
                                       sequencesPerExample: 2, model: model)
             try options.run(RewardStage(model: model, padToken: ByteTokenizer().padToken), pairs, report: report, evaluation: held,
@@ -217,7 +228,7 @@ struct DPO: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Direct preference optimisation (and its family) on {\"prompt\", \"chosen\", \"rejected\"} JSONL.")
     @OptionGroup var options: TrainingOptions
-    @Option(help: "Preference data, one {\"prompt\", \"chosen\", \"rejected\"} per line.") var data: String
+    @Option(help: "Preference data, one {\"prompt\", \"chosen\", \"rejected\"} per line (strings, or message lists with --chat-template; without \"prompt\", the messages chosen and rejected share are the prompt).") var data: String
     @Option(help: "β: strength of the KL constraint to the reference (finite, > 0).") var beta: Float = 0.1
     @Option(help: "Loss (reference_free, simpo and orpo need no reference).") var lossType: PreferenceLossType = .sigmoid
     @Option(help: "ε, label smoothing, in [0, 0.5): conservative DPO (also sigmoid with ε > 0, as TRL), robust DPO, SimPO; must be 0 for hinge, ipo and orpo.") var labelSmoothing: Float = 0
@@ -243,8 +254,8 @@ struct DPO: ParsableCommand {
         do {
             let policy = try options.loadOrBuild(scalarHead: false)
             let t = try options.tokenization(for: policy)
-            let (pairs, report) = try reading("--data") { try tokenizePreferences(data, t) }
-            let held = try options.evalData.map { path in try reading("--eval-data") { try tokenizePreferences(path, t).0 } } ?? []
+            let (pairs, report) = try reading("--data") { try options.withChatTemplate { try tokenizePreferences(data, t, chatTemplate: $0) } }
+            let held = try options.evalData.map { path in try reading("--eval-data") { try options.withChatTemplate { try tokenizePreferences(path, t, chatTemplate: $0).0 } } } ?? []
             try options.checkExamples(pairs.count, report: report, data: data, evaluation: held.count, longest: longestPair(pairs),
                                       sequencesPerExample: 2, model: policy)
             let ref = try reference.map { try loadReference($0, maxLength: t.policy.maxLength) } ?? policy.frozenCopy()
@@ -285,7 +296,7 @@ struct PPOCommand: ParsableCommand {
         abstract: "PPO against a reward model on {\"prompt\"} JSONL; the policy gets a value head on its trunk.")
     @Option(help: "Policy checkpoint to start from (the SFT model; also the frozen reference).") var model: String
     @Option(help: "Reward model checkpoint (trained with `align reward`).") var rewardModel: String
-    @Option(help: "Prompts, one {\"prompt\"} per line.") var prompts: String
+    @Option(help: "Prompts, one {\"prompt\"} per line (a string, or a message list with --chat-template).") var prompts: String
     @Option(help: "Output directory: metrics.jsonl and checkpoint/ (the policy with its value head; resumed automatically).") var output: String
     @Option(help: "Save a resumable checkpoint every N >= 1 rollouts (default: only at the end).") var saveEvery: Int?
     @Option(help: "Rollouts, each sampling --rollout-batch prompts (1...1000000).") var rollouts = 20
@@ -307,6 +318,8 @@ struct PPOCommand: ParsableCommand {
     @Option(help: "Maximum prompt tokens; longer prompts lose their beginning (>= 1; default: 128, less if the context needs it).")
     var maxPromptLength: Int?
     @Option(help: "Random seed.") var seed: UInt64 = 0
+    @Option(help: "Chat template that renders message-list prompts with the generation prompt (default: the one --model's tokenizer_config.json names, if supported). String prompts are used as they are.")
+    var chatTemplate: ChatTemplate?
 
     static let maximumCount = 1_000_000
 
@@ -386,7 +399,7 @@ struct PPOCommand: ParsableCommand {
             try checkMemory(withValue.samplingBytes(rows: Double(rolloutBatch), length: length),
                             "rollouts of \(rolloutBatch) sequences of \(length) tokens", options: "--rollout-batch, --max-prompt-length + --max-new-tokens")
             let tokenizer = ByteTokenizer()
-            let promptIDs = try reading("--prompts") { try JSONL.prompts(at: prompts) }.map { Array(tokenizer.encode($0).suffix(maxPromptLength)) }
+            let promptIDs = try reading("--prompts") { try readingWithChatTemplate(chatTemplate, model: model) { try JSONL.prompts(at: prompts, chatTemplate: $0) } }.map { Array(tokenizer.encode($0).suffix(maxPromptLength)) }
             guard !promptIDs.isEmpty else { throw ConfigurationError("--prompts", "\(prompts) holds no prompts") }
             let trainer = try PPOTrainer(policy: policy, reference: sft.frozenCopy(), reward: .model(rm), prompts: promptIDs, config: config,
                                          eosToken: tokenizer.eosToken, padToken: tokenizer.padToken)
@@ -395,6 +408,7 @@ struct PPOCommand: ParsableCommand {
             trainer.runSettings = ["prompts": try fileFingerprint(prompts, option: "--prompts"), "maxPromptLength": "\(maxPromptLength)",
                                    "model": try modelFingerprint(model, option: "--model"),
                                    "rewardModel": try modelFingerprint(rewardModel, option: "--reward-model")]
+            if let template = chatTemplate ?? (try? modelChatTemplate(model)) ?? nil { trainer.runSettings["chatTemplate"] = template.rawValue }
             if try trainer.resumeIfPossible() { FileHandle.standardError.write(Data("resumed after rollout \(trainer.rollout)\n".utf8)) }
             trainer.showProgress = true
             try trainer.train()
@@ -409,4 +423,22 @@ struct PPOCommand: ParsableCommand {
 /// overwriting whatever checkpoint/ is there, and report the checkpoint as "/checkpoint".
 func requireOutputPath(_ output: String) throws {
     guard !output.isEmpty else { throw ConfigurationError("--output", "must name a directory, got an empty string") }
+}
+
+/// The chat template `model`'s tokenizer_config.json names; nil without a model or that file.
+func modelChatTemplate(_ model: String?) throws -> ChatTemplate? {
+    guard let model else { return nil }
+    let config = URL(fileURLWithPath: model).appendingPathComponent("tokenizer_config.json")
+    guard FileManager.default.fileExists(atPath: config.path) else { return nil }
+    do { return try ChatTemplate(tokenizerConfig: config) } catch { throw ConfigurationError("--chat-template", "\(error)") }
+}
+
+/// Runs `read` with `explicit`; without one, first with no template (string data needs none) and,
+/// when the data has message lists, again with `model`'s template.
+func readingWithChatTemplate<T>(_ explicit: ChatTemplate?, model: String?, _ read: (ChatTemplate?) throws -> T) throws -> T {
+    if let explicit { return try read(explicit) }
+    do { return try read(nil) } catch where JSONL.needsChatTemplate(error) {
+        guard let template = try modelChatTemplate(model) else { throw error }
+        return try read(template)
+    }
 }

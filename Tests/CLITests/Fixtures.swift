@@ -41,6 +41,7 @@ final class Fixtures: Sendable {
         try write("bool-ids.jsonl", [#"{"input_ids": [true, false]}"#])
         try write("long-ids.jsonl", [#"{"input_ids": [\#((0..<60).map(String.init).joined(separator: ", "))]}"#])
         try write("sonnet.txt", [String(repeating: "xyz qrs tuv. ", count: 20)])
+        try writeChatData()
         try make("sft", Fixtures.tinyModel + ["--context", "64", "--data", path("sft.jsonl"), "--output", path("base")])
         try make("reward", ["--model", base, "--batch-size", "2", "--data", path("prefs.jsonl"), "--output", path("rm")])
         try make("sft", Fixtures.tinyModel + ["--context", "16", "--data", path("sft.jsonl"), "--output", path("short")])

@@ -32,8 +32,9 @@ public struct PreferenceExample: Equatable, Sendable {
 }
 
 /// Reads TRL-style JSONL files. Blank lines are skipped; every other line must be a JSON object
-/// with the required string fields, and completions must not be empty. LF and CRLF line endings
-/// and a leading UTF-8 byte-order mark are accepted.
+/// with the required string fields (or, with a chat template, message lists: ConversationalJSONL.swift),
+/// and completions must not be empty. LF and CRLF line endings and a leading UTF-8 byte-order mark
+/// are accepted.
 public enum JSONL {
     /// Each non-blank line as a JSON object with its 1-based line number; a file without any is an error.
     public static func objects(at path: String) throws -> [(line: Int, object: [String: Any])] {
@@ -67,25 +68,6 @@ public enum JSONL {
         guard let s = value as? String else { throw DataError(file: file, line: line, reason: "field \"\(key)\" is not a string") }
         if !allowEmpty && s.isEmpty { throw DataError(file: file, line: line, reason: "field \"\(key)\" is empty") }
         return s
-    }
-
-    public static func sftExamples(at path: String) throws -> [SFTExample] {
-        try objects(at: path).map { line, o in
-            SFTExample(prompt: try string(o, "prompt", file: path, line: line),
-                       completion: try string(o, "completion", file: path, line: line, allowEmpty: false))
-        }
-    }
-
-    public static func preferenceExamples(at path: String) throws -> [PreferenceExample] {
-        try objects(at: path).map { line, o in
-            PreferenceExample(prompt: try string(o, "prompt", file: path, line: line),
-                              chosen: try string(o, "chosen", file: path, line: line, allowEmpty: false),
-                              rejected: try string(o, "rejected", file: path, line: line, allowEmpty: false))
-        }
-    }
-
-    public static func prompts(at path: String) throws -> [String] {
-        try objects(at: path).map { line, o in try string(o, "prompt", file: path, line: line, allowEmpty: false) }
     }
 
     /// Writes one JSON object per line (sorted keys), atomically.
