@@ -61,6 +61,18 @@ final class LoRATrainingTests: XCTestCase {
         }
     }
 
+    /// Recomputing blocks in backward (adapters and their dropout included) trains exactly as recording them.
+    func testLoRAWithGradientCheckpointingTrainsIdentically() throws {
+        func run(checkpointing: Bool) throws -> GPT {
+            let model = try adaptedModel(seed: 8, dropout: 0.1)
+            model.gradientCheckpointing = checkpointing
+            try TrainingLoop(stage: DPOStage(model: model, referenceModel: .adaptersDisabled(model), padToken: tok.padToken,
+                                             loss: PreferenceLossConfig(beta: 0.1)), examples: preferencePairs(), config: config).train(maxSteps: 3)
+            return model
+        }
+        XCTAssertEqual(try run(checkpointing: true).parameters().flatMap(\.scalars), try run(checkpointing: false).parameters().flatMap(\.scalars))
+    }
+
     func testOnlyAdapterWeightsChangeAndOptimizerHoldsOnlyThem() throws {
         let model = try adaptedModel(seed: 6)
         let base = model.baseNamedParameters().map { $0.tensor.scalars }
