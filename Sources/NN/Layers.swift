@@ -18,7 +18,14 @@ public final class Linear: Module {
         self.bias = bias
     }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor { linear(x, weight: weight, bias: bias) }
+    /// A LoRA adapter whose output is added to this layer's while enabled (see LoRA/); nil for a plain layer.
+    public internal(set) var lora: LoRAAdapter?
+
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        let y = linear(x, weight: weight, bias: bias)
+        guard let lora, lora.isEnabled else { return y }
+        return y + lora(x)
+    }
 }
 
 /// A lookup table [count, dim] (PyTorch `nn.Embedding`, initialised N(0, 1) unless given `std`).

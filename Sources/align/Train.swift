@@ -185,10 +185,12 @@ struct SFT: ParsableCommand {
     @Option(help: "Training data, one {\"prompt\", \"completion\"} per line (strings, or message lists with --chat-template), or {\"messages\": [...]} ending with an assistant message.") var data: String
     @Option(help: "Loss reduction: sequence_sum (per-sequence sum averaged over the batch, the paper's) or token_mean.")
     var lossReduction: SFTLossReduction = .sequenceSum
+    @OptionGroup var lora: LoRAOptions
 
     func run() throws {
         do {
             let model = try options.loadOrBuild(scalarHead: false)
+            let loraSettings = try lora.apply(to: model, seed: options.seed)
             var report = DataReport()
             let t = try options.tokenization(for: model)
             let pairs = try reading("--data") { try options.withChatTemplate { try JSONL.sftExamples(at: data, chatTemplate: $0) } }.compactMap { t.pair(prompt: $0.prompt, completion: $0.completion, report: &report) }
@@ -199,7 +201,8 @@ struct SFT: ParsableCommand {
             try options.checkExamples(pairs.count, report: report, data: data, evaluation: held.count,
                                       longest: pairs.map { $0.prompt.count + $0.completion.count }.max() ?? 0, model: model)
             try options.run(SFTStage(model: model, padToken: ByteTokenizer().padToken, reduction: lossReduction), pairs, report: report,
-                            evaluation: held, settings: options.runSettings(data: data, t))
+                            evaluation: held, settings: options.runSettings(data: data, t).merging(loraSettings) { a, _ in a })
+            try lora.save(model, output: options.output, baseModel: options.model)
         } catch { fail(error) }
     }
 }
@@ -209,17 +212,20 @@ struct Reward: ParsableCommand {
         abstract: "Train a reward model (Bradley-Terry on a scalar head) on {\"prompt\", \"chosen\", \"rejected\"} JSONL.")
     @OptionGroup var options: TrainingOptions
     @Option(help: "Preference data, one {\"prompt\", \"chosen\", \"rejected\"} per line (strings, or message lists with --chat-template; without \"prompt\", the messages chosen and rejected share are the prompt).") var data: String
+    @OptionGroup var lora: LoRAOptions
 
     func run() throws {
         do {
             let model = try options.loadOrBuild(scalarHead: true)
+            let loraSettings = try lora.apply(to: model, seed: options.seed)
             let t = try options.tokenization(for: model)
             let (pairs, report) = try reading("--data") { try options.withChatTemplate { try tokenizePreferences(data, t, chatTemplate: $0) } }
             let held = try options.evalData.map { path in try reading("--eval-data") { try options.withChatTemplate { try tokenizePreferences(path, t, chatTemplate: $0).0 } } } ?? []
             try options.checkExamples(pairs.count, report: report, data: data, evaluation: held.count, longest: longestPair(pairs),
                                       sequencesPerExample: 2, model: model)
             try options.run(RewardStage(model: model, padToken: ByteTokenizer().padToken), pairs, report: report, evaluation: held,
-                            settings: options.runSettings(data: data, t))
+                            settings: options.runSettings(data: data, t).merging(loraSettings) { a, _ in a })
+            try lora.save(model, output: options.output, baseModel: options.model)
         } catch { fail(error) }
     }
 }
@@ -235,6 +241,7 @@ struct DPO: ParsableCommand {
     @Option(help: "γ for SimPO (finite, >= 0).") var simpoGamma: Float = 0.5
     @Option(help: "Reference checkpoint (default: the starting --model); its context must hold --max-length.") var reference: String?
     @Flag(help: "Compute reference log-probs once before training instead of on the fly.") var precomputeReference = false
+    @OptionGroup var lora: LoRAOptions
 
     func validate() throws {
         try validatingOptions {
@@ -253,15 +260,18 @@ struct DPO: ParsableCommand {
     func run() throws {
         do {
             let policy = try options.loadOrBuild(scalarHead: false)
+            let loraSettings = try lora.apply(to: policy, seed: options.seed)
             let t = try options.tokenization(for: policy)
             let (pairs, report) = try reading("--data") { try options.withChatTemplate { try tokenizePreferences(data, t, chatTemplate: $0) } }
             let held = try options.evalData.map { path in try reading("--eval-data") { try options.withChatTemplate { try tokenizePreferences(path, t, chatTemplate: $0).0 } } } ?? []
             try options.checkExamples(pairs.count, report: report, data: data, evaluation: held.count, longest: longestPair(pairs),
                                       sequencesPerExample: 2, model: policy)
-            let ref = try reference.map { try loadReference($0, maxLength: t.policy.maxLength) } ?? policy.frozenCopy()
+            // With LoRA the reference is the policy with its adapters disabled: no copy of the weights.
+            let ref: ReferenceModel = try reference.map { .separate(try loadReference($0, maxLength: t.policy.maxLength)) }
+                ?? (policy.hasLoRA ? .adaptersDisabled(policy) : .separate(policy.frozenCopy()))
             let loss = PreferenceLossConfig(type: lossType, beta: beta, labelSmoothing: labelSmoothing, simpoGamma: simpoGamma)
-            let stage = DPOStage(model: policy, reference: ref, padToken: ByteTokenizer().padToken, loss: loss)
-            var settings = try options.runSettings(data: data, t)
+            let stage = DPOStage(model: policy, referenceModel: ref, padToken: ByteTokenizer().padToken, loss: loss)
+            var settings = try options.runSettings(data: data, t).merging(loraSettings) { a, _ in a }
             settings["reference"] = try reference.map { try modelFingerprint($0, option: "--reference") }
                 ?? options.model.map { try modelFingerprint($0, option: "--model") } ?? "the new model's initial weights"
             if precomputeReference {
@@ -273,6 +283,7 @@ struct DPO: ParsableCommand {
             } else {
                 try options.run(stage, pairs, report: report, evaluation: held, settings: settings)
             }
+            try lora.save(policy, output: options.output, baseModel: options.model)
         } catch { fail(error) }
     }
 
@@ -320,6 +331,7 @@ struct PPOCommand: ParsableCommand {
     @Option(help: "Random seed.") var seed: UInt64 = 0
     @Option(help: "Chat template that renders message-list prompts with the generation prompt (default: the one --model's tokenizer_config.json names, if supported). String prompts are used as they are.")
     var chatTemplate: ChatTemplate?
+    @OptionGroup var lora: LoRAOptions
 
     static let maximumCount = 1_000_000
 
@@ -390,6 +402,7 @@ struct PPOCommand: ParsableCommand {
             withValue.scalarHead = true
             let policy = GPT(withValue, seed: seed)
             policy.copyParameters(from: sft, skippingMissing: true)
+            let loraSettings = try lora.apply(to: policy, seed: seed)
             let rm = try load(rewardModel, option: "--reward-model")
             guard rm.config.scalarHead else { throw ConfigurationError("--reward-model", "\(rewardModel): not a reward model (no scalar head)") }
             let maxPromptLength = try promptLength(policy: sft, reward: rm)
@@ -401,18 +414,21 @@ struct PPOCommand: ParsableCommand {
             let tokenizer = ByteTokenizer()
             let promptIDs = try reading("--prompts") { try readingWithChatTemplate(chatTemplate, model: model) { try JSONL.prompts(at: prompts, chatTemplate: $0) } }.map { Array(tokenizer.encode($0).suffix(maxPromptLength)) }
             guard !promptIDs.isEmpty else { throw ConfigurationError("--prompts", "\(prompts) holds no prompts") }
-            let trainer = try PPOTrainer(policy: policy, reference: sft.frozenCopy(), reward: .model(rm), prompts: promptIDs, config: config,
+            // With LoRA the reference is the policy with its adapters disabled (the value head plays no part in it).
+            let trainer = try PPOTrainer(policy: policy, referenceModel: policy.hasLoRA ? .adaptersDisabled(policy) : .separate(sft.frozenCopy()),
+                                         reward: .model(rm), prompts: promptIDs, config: config,
                                          eosToken: tokenizer.eosToken, padToken: tokenizer.padToken)
             trainer.outputDirectory = URL(fileURLWithPath: output)
             trainer.saveEvery = saveEvery
             trainer.runSettings = ["prompts": try fileFingerprint(prompts, option: "--prompts"), "maxPromptLength": "\(maxPromptLength)",
                                    "model": try modelFingerprint(model, option: "--model"),
-                                   "rewardModel": try modelFingerprint(rewardModel, option: "--reward-model")]
+                                   "rewardModel": try modelFingerprint(rewardModel, option: "--reward-model")].merging(loraSettings) { a, _ in a }
             if let template = chatTemplate ?? (try? modelChatTemplate(model)) ?? nil { trainer.runSettings["chatTemplate"] = template.rawValue }
             if try trainer.resumeIfPossible() { FileHandle.standardError.write(Data("resumed after rollout \(trainer.rollout)\n".utf8)) }
             trainer.showProgress = true
             try trainer.train()
             print("checkpoint: \(output)/checkpoint")
+            try lora.save(policy, output: output, baseModel: model)
         } catch let e as ConfigurationError {
             fail(ConfigurationError(Self.optionOfSetting[e.setting] ?? e.setting, e.reason))
         } catch { fail(error) }

@@ -80,3 +80,34 @@ final class GoodInvocationTests: XCTestCase {
                                     "--layers", "1", "--heads", "2", "--sample-length", "4", "--out", try output("char-lm")])
     }
 }
+
+/// `align dpo` with LoRA: adapters in PEFT's layout, the merged model, and resume.
+final class LoRAInvocationTests: XCTestCase {
+    func testDPOWithLoRAWritesAdapterAndMergedModelAndResumes() throws {
+        let f = try Fixtures.shared()
+        let out = f.path("good-dpo-lora-\(UUID().uuidString)")
+        let common = ["dpo", "--model", f.base, "--batch-size", "2", "--lr", "1e-2", "--lora-rank", "2", "--lora-alpha", "4",
+                      "--lora-dropout", "0.1", "--lora-targets", "c_attn,mlp.c_fc", "--data", f.path("prefs.jsonl"), "--output", out]
+        let first = try Executables.run("align", common + ["--epochs", "1", "--save-every", "1", "--merge-lora"], in: f.directory)
+        XCTAssertEqual(first.status, 0, first.summary)
+        let fm = FileManager.default
+        for file in ["adapter/adapter_config.json", "adapter/adapter_model.safetensors", "merged/config.json", "merged/model.safetensors",
+                     "checkpoint/adapter/adapter_model.safetensors", "checkpoint/optimizer.safetensors"] {
+            XCTAssertTrue(fm.fileExists(atPath: out + "/" + file), file)
+        }
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/adapter/adapter_config.json"))) as! [String: Any]
+        XCTAssertEqual(config["r"] as? Int, 2)
+        XCTAssertEqual(config["target_modules"] as? [String], ["c_attn", "mlp.c_fc"])
+        XCTAssertEqual(config["base_model_name_or_path"] as? String, f.base)
+        // The same command resumes from the checkpoint (adapters, optimizer, step: here the last one).
+        let second = try Executables.run("align", common + ["--epochs", "1"], in: f.directory)
+        XCTAssertEqual(second.status, 0, second.summary)
+        XCTAssertTrue(second.stderr.contains("resumed at step 2"), second.stderr.suffix(400).description)
+        // Other LoRA settings are refused on resume.
+        var other = common + ["--epochs", "1"]
+        other[other.firstIndex(of: "--lora-rank")! + 1] = "3"
+        let refused = try Executables.run("align", other, in: f.directory)
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.stderr.contains("lora: checkpoint"), refused.stderr.suffix(400).description)
+    }
+}

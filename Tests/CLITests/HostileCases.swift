@@ -16,6 +16,25 @@ enum HostileCases {
 
     static let training: [HostileCase] = [
         sft(["--heads", "3"], names: "--heads"),
+        // LoRA options.
+        sft(["--lora-rank", "0"], names: "--lora-rank"),
+        sft(["--lora-rank=-2"], names: "--lora-rank"),
+        sft(["--lora-rank", "9223372036854775807"], names: "--lora-rank"),
+        sft(Fixtures.tinyModel + ["--lora-rank", "2147483647"], names: "--lora-rank"),  // r > the layers' sides: terabytes of A
+        sft(["--lora-rank", "2", "--lora-alpha", "0"], names: "--lora-alpha"),
+        sft(["--lora-rank", "2", "--lora-alpha=nan"], names: "--lora-alpha"),
+        sft(["--lora-rank", "2", "--lora-alpha", "inf"], names: "--lora-alpha"),
+        sft(["--lora-rank", "2", "--lora-dropout", "1"], names: "--lora-dropout"),
+        sft(["--lora-rank", "2", "--lora-dropout=-0.1"], names: "--lora-dropout"),
+        sft(["--lora-rank", "2", "--lora-dropout=nan"], names: "--lora-dropout"),
+        sft(["--lora-rank", "2", "--lora-targets", ""], names: "--lora-targets"),
+        sft(["--lora-rank", "2", "--lora-targets", "c_attn,,c_fc"], names: "--lora-targets"),
+        sft(Fixtures.tinyModel + ["--lora-rank", "2", "--lora-targets", "q_proj"], names: "--lora-targets"),
+        HostileCase("align", ["dpo", "--model", "$BASE", "--batch-size", "2", "--lora-rank", "2", "--lora-targets", "attn"] + prefData,
+                    names: "--lora-targets"),  // a module that is not a linear layer
+        sft(["--lora-alpha", "4"], names: "--lora-rank"),
+        sft(["--merge-lora"], names: "--lora-rank"),
+        HostileCase("align", ["reward", "--lora-dropout", "0.1"] + prefData, names: "--lora-rank"),
         HostileCase("align", ["sft", "--data", "$DIR/huge-sft.jsonl", "--output", "$OUT", "--d-model", "8", "--heads", "1", "--layers", "1",
                               "--context", "1000000", "--batch-size", "4"], names: "--max-length"),
         sft(["--heads", "0"], names: "--heads"),
@@ -71,6 +90,8 @@ enum HostileCases {
     ]
 
     static let ppo: [HostileCase] = [
+        ppo(["--lora-rank", "0"], names: "--lora-rank"),
+        ppo(["--lora-rank", "2", "--lora-targets", "wte"], names: "--lora-targets"),
         ppo(["--lr=nan"], names: "--lr"),
         ppo(["--kl-coef=nan"], names: "--kl-coef"),
         ppo(["--kl-coef=-1"], names: "--kl-coef"),

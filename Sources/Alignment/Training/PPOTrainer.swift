@@ -18,7 +18,9 @@ public enum PPOReward {
 /// the first epoch trains on, so the first minibatch's ratio is exactly 1.
 public final class PPOTrainer {
     public let policy: any CausalLanguageModel
-    public let reference: any CausalLanguageModel
+    public let referenceModel: ReferenceModel
+    /// The separate reference model (nil when the reference is the policy with adapters disabled).
+    public var reference: (any CausalLanguageModel)? { referenceModel.separateModel }
     public let reward: PPOReward
     public let prompts: [[Int]]
     public let config: PPOConfig
@@ -49,7 +51,13 @@ public final class PPOTrainer {
     var generator: RandomGenerator
     private let runtime = TrainerRuntime(unit: "rollout")
 
-    public init(policy: any CausalLanguageModel, reference: any CausalLanguageModel, reward: PPOReward, prompts: [[Int]], config: PPOConfig,
+    public convenience init(policy: any CausalLanguageModel, reference: any CausalLanguageModel, reward: PPOReward, prompts: [[Int]], config: PPOConfig,
+                            eosToken: Int, padToken: Int) throws {
+        try self.init(policy: policy, referenceModel: .separate(reference), reward: reward, prompts: prompts, config: config,
+                      eosToken: eosToken, padToken: padToken)
+    }
+
+    public init(policy: any CausalLanguageModel, referenceModel: ReferenceModel, reward: PPOReward, prompts: [[Int]], config: PPOConfig,
                 eosToken: Int, padToken: Int) throws {
         try config.validate()
         guard policy.hasScalarHead else { throw ConfigurationError("policy", "needs a value head (a model with a scalar head)") }
@@ -67,7 +75,7 @@ public final class PPOTrainer {
             throw ConfigurationError(name, "must be in 0..<\(vocabulary), got \(id)")
         }
         self.policy = policy
-        self.reference = reference
+        self.referenceModel = referenceModel
         self.reward = reward
         self.prompts = prompts
         self.config = config
@@ -140,7 +148,7 @@ public final class PPOTrainer {
                 let (lp, v) = logProbsAndValues(policy, b, values: true)
                 oldLp.append(lp.contiguous())
                 oldV.append(v!.contiguous())
-                refLp.append(logProbsAndValues(reference, b, values: false).0.contiguous())
+                refLp.append(referenceModel.run { logProbsAndValues($0, b, values: false).0.contiguous() })
                 masks.append(Tensor(b.targets.scalars.map { $0 == Batch.ignoreIndex ? 0 : 1 }, shape: [rows.count, length - 1]))
             }
         }

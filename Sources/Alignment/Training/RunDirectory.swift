@@ -56,6 +56,7 @@ final class RunDirectory {
 
     private func replaceCheckpoint(with tmp: URL, model: any CausalLanguageModel, optimizer: Optimizer, state: Data, metadata: [String: String]) throws {
         try model.saveHuggingFace(directory: tmp, metadata: metadata)
+        if model.hasLoRA { try model.saveLoRAAdapter(directory: tmp.appendingPathComponent("adapter")) }
         try SafeTensors.write(optimizer.state(), to: tmp.appendingPathComponent("optimizer.safetensors"))
         try SafeTensors.atomicWrite(state, to: tmp.appendingPathComponent("trainer_state.json"))
         try FileSystem.syncTree(tmp)

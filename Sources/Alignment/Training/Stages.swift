@@ -97,19 +97,27 @@ public struct RewardStage: TrainingStage {
 }
 
 /// DPO and its family. The reference is a frozen copy of the SFT model run in eval mode without
-/// gradients, or log-probs precomputed once with `precomputeReference`.
+/// gradients, the model itself with its LoRA adapters disabled, or log-probs precomputed once
+/// with `precomputeReference`.
 public struct DPOStage: TrainingStage {
     public let model: any CausalLanguageModel
-    public let reference: (any CausalLanguageModel)?
+    public let referenceModel: ReferenceModel?
     public let padToken: Int
     public let loss: PreferenceLossConfig
 
     public init(model: any CausalLanguageModel, reference: (any CausalLanguageModel)?, padToken: Int, loss: PreferenceLossConfig) {
+        self.init(model: model, referenceModel: reference.map { .separate($0) }, padToken: padToken, loss: loss)
+    }
+
+    public init(model: any CausalLanguageModel, referenceModel: ReferenceModel?, padToken: Int, loss: PreferenceLossConfig) {
         self.model = model
-        self.reference = reference
+        self.referenceModel = referenceModel
         self.padToken = padToken
         self.loss = loss
     }
+
+    /// The separate reference model, if that is the reference.
+    public var reference: (any CausalLanguageModel)? { referenceModel?.separateModel }
 
     var logProbReduction: SequenceLogProbs.Reduction { loss.type.lengthNormalised ? .mean : .sum }
 
@@ -118,8 +126,10 @@ public struct DPOStage: TrainingStage {
         guard loss.type.needsReference else { return nil }
         let c = pairs.compactMap(\.referenceChosen), r = pairs.compactMap(\.referenceRejected)
         if c.count == pairs.count && r.count == pairs.count { return (Tensor(c), Tensor(r)) }
-        guard let reference else { preconditionFailure("DPO loss '\(loss.type.rawValue)' needs a reference model or precomputed reference log-probs") }
-        let lp = withNoGrad { SequenceLogProbs.compute(model: reference, batch: batch, reduction: logProbReduction) }
+        guard let referenceModel else { preconditionFailure("DPO loss '\(loss.type.rawValue)' needs a reference model or precomputed reference log-probs") }
+        let lp = referenceModel.run { reference in
+            SequenceLogProbs.compute(model: reference, batch: batch, reduction: logProbReduction)
+        }
         let n = pairs.count
         return (lp.slice(axis: 0, 0..<n).contiguous(), lp.slice(axis: 0, n..<(2 * n)).contiguous())
     }

@@ -103,6 +103,7 @@ final class TrainerRuntime {
 
             let weights = try type(of: model).loadHuggingFace(directory: dir)
             try CheckpointValidation.finiteParameters(weights, file: dir.appendingPathComponent("model.safetensors").path)
+            try CheckpointValidation.loraAdapter(into: weights, checkpoint: dir, model: model)
             let optimizerURL = dir.appendingPathComponent("optimizer.safetensors")
             let optimizerState = try SafeTensors.read(optimizerURL).tensors
             try CheckpointValidation.optimizerState(optimizerState, file: optimizerURL.path, expectedSteps: saved.optimizerSteps)

@@ -43,10 +43,9 @@ extension GPT {
         ]
         let data = try JSONSerialization.data(withJSONObject: configJSON, options: [.prettyPrinted, .sortedKeys])
         var tensors: [String: Tensor] = [:]
-        for (name, t) in namedParameters() {
-            if name.hasPrefix("score.") { tensors[name] = t; continue }
+        for (name, t) in baseNamedParameters() {  // LoRA adapters are saved on their own (saveLoRAAdapter)
             let isConv1D = name.hasSuffix(".weight") && [".c_attn.", ".c_proj.", ".c_fc."].contains { name.contains($0) }
-            tensors["transformer." + name] = isConv1D ? t.T : t
+            tensors[HuggingFaceGPT2Layout.transformersName(name)] = isConv1D ? t.T : t
         }
         try SafeTensors.write(tensors, metadata: metadata.merging(["format": "pt"]) { a, _ in a },
                               to: directory.appendingPathComponent("model.safetensors"))

@@ -21,6 +21,11 @@ enum HuggingFaceGPT2Layout {
         return out
     }
 
+    /// transformers' name of a parameter or module named `name` in `GPT` (the scalar head stays `score`).
+    static func transformersName(_ name: String) -> String {
+        name == "score" || name.hasPrefix("score.") ? name : "transformer." + name
+    }
+
     /// The name of a file's tensor without the `transformer.` prefix.
     static func canonicalName(_ name: String) -> String {
         name.hasPrefix("transformer.") ? String(name.dropFirst("transformer.".count)) : name
