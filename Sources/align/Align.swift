@@ -8,7 +8,7 @@ struct Align: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "align",
         abstract: "Train (SFT, reward, DPO, PPO), score and sample GPT-2-architecture checkpoints (transformers layout, byte tokenizer).",
-        subcommands: [Score.self, Generate.self, SFT.self, Reward.self, DPO.self, PPOCommand.self])
+        subcommands: [Score.self, Generate.self, SFT.self, Reward.self, DPO.self, PPOCommand.self, Tokenize.self])
 }
 
 /// A failure worth one line on stderr and a non-zero exit.

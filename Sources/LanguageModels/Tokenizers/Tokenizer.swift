@@ -5,8 +5,15 @@ public protocol Tokenizer: Sendable {
     var eosToken: Int { get }
     var padToken: Int { get }
     func encode(_ text: String) -> [Int]
+    /// Ids of `text`; `addSpecialTokens` adds what the tokenizer's template asks (e.g. Llama's BOS).
+    func encode(_ text: String, addSpecialTokens: Bool) -> [Int]
     /// Decodes ids; special tokens are dropped.
     func decode(_ ids: [Int]) -> String
+}
+
+extension Tokenizer {
+    /// Tokenizers without special-token templates encode the same either way.
+    public func encode(_ text: String, addSpecialTokens: Bool) -> [Int] { encode(text) }
 }
 
 /// UTF-8 bytes as tokens 0...255, then EOS (256) and PAD (257).
