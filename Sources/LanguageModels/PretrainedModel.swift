@@ -5,7 +5,7 @@ import NN
 /// `model_type` of its config.json.
 public enum PretrainedModel {
     /// The `model_type` values this library loads.
-    public static let supportedModelTypes = ["gpt2"]
+    public static let supportedModelTypes = ["gpt2", "llama", "mistral", "qwen2"]
 
     /// The checkpoint's `model_type`, read from `directory/config.json`.
     public static func modelType(directory: URL) throws -> String {
@@ -29,6 +29,7 @@ public enum PretrainedModel {
         let type = try modelType(directory: directory)
         switch type {
         case "gpt2": return try GPT.loadHuggingFace(directory: directory)
+        case "llama", "mistral", "qwen2": return try Llama.loadHuggingFace(directory: directory)
         default:
             throw ConfigurationError("\(directory.appendingPathComponent("config.json").path): model_type",
                                      "'\(type)' is not supported; supported: \(supportedModelTypes.joined(separator: ", "))")

@@ -41,14 +41,22 @@ public final class KVCache {
     /// Tokens already cached per sequence.
     public internal(set) var length = 0
 
-    public init(config: GPTConfig, batch: Int, capacity: Int? = nil) {
+    public convenience init(config: GPTConfig, batch: Int, capacity: Int? = nil) {
         let cap = capacity ?? config.contextLength
         precondition(cap <= config.contextLength, "KVCache: capacity \(cap) exceeds the context length \(config.contextLength)")
+        self.init(layers: config.layers, kvHeads: config.heads, headDim: config.headDim, batch: batch, capacity: cap)
+    }
+
+    /// A cache of `layers` layers, each holding [batch, kvHeads, capacity, headDim] keys and values
+    /// (kvHeads is below the query heads in grouped-query attention).
+    public init(layers: Int, kvHeads: Int, headDim: Int, batch: Int, capacity: Int) {
+        precondition(layers >= 0 && kvHeads >= 1 && headDim >= 1 && batch >= 1 && capacity >= 0,
+                     "KVCache: layers \(layers), kvHeads \(kvHeads), headDim \(headDim), batch \(batch), capacity \(capacity) out of range")
         self.batch = batch
-        self.capacity = cap
-        let shape = [batch, config.heads, cap, config.headDim]
-        keys = (0..<config.layers).map { _ in Tensor.zeros(shape) }
-        values = (0..<config.layers).map { _ in Tensor.zeros(shape) }
+        self.capacity = capacity
+        let shape = [batch, kvHeads, capacity, headDim]
+        keys = (0..<layers).map { _ in Tensor.zeros(shape) }
+        values = (0..<layers).map { _ in Tensor.zeros(shape) }
     }
 
     public func reset() { length = 0 }
