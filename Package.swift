@@ -75,7 +75,7 @@ let package = Package(
         .testTarget(name: "RLAIFLabTests", dependencies: ["RLAIFLab", "Alignment"], path: "Tests/RLAIFLabTests"),
         .testTarget(name: "AlignmentTests", dependencies: ["Alignment"], path: "Tests/AlignmentTests", exclude: ["Fixtures"]),
         // Runs the built executables as subprocesses; depending on them makes `swift test` build them.
-        .testTarget(name: "CLITests", dependencies: ["align", "tiny-train", "char-lm", "train-bench", "matmul-bench", "rlaif-bandit", "sft-vs-rlaif"],
+        .testTarget(name: "CLITests", dependencies: ["LanguageModels", "align", "tiny-train", "char-lm", "train-bench", "matmul-bench", "rlaif-bandit", "sft-vs-rlaif"],
                     path: "Tests/CLITests"),
     ],
     swiftLanguageModes: [.v6]

@@ -29,6 +29,9 @@ public protocol CausalLanguageModel: Module {
     func makeCache(batch: Int, capacity: Int?) -> KVCache
     /// A copy with the same weights that needs no gradients, in eval mode: a frozen reference.
     func frozenCopy() -> Self
+    /// This model with a scalar head (new, initialised from `seed`) or without one; every other
+    /// weight copied. Returns `self` when it already is so.
+    func withScalarHead(_ scalarHead: Bool, seed: UInt64) -> Self
 
     /// Estimated bytes a training step keeps for backward over `rows` sequences of `length` tokens,
     /// so that a batch that cannot fit is refused before it aborts in malloc.

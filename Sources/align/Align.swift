@@ -7,7 +7,7 @@ import LanguageModels
 struct Align: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "align",
-        abstract: "Train (SFT, reward, DPO, PPO), score and sample GPT-2-architecture checkpoints (transformers layout, byte tokenizer).",
+        abstract: "Train (SFT, reward, DPO, PPO), score and sample GPT-2, Llama, Mistral and Qwen2 checkpoints (transformers layout; Hugging Face tokenizers or the byte tokenizer).",
         subcommands: [Score.self, Generate.self, SFT.self, Reward.self, DPO.self, PPOCommand.self, Tokenize.self])
 }
 
@@ -29,34 +29,6 @@ func readInputIDs(_ path: String) throws -> [(line: Int, ids: [Int])] {
             throw DataError(file: path, line: line, reason: "\"input_ids\" must be a non-empty array of integers")
         }
         return (line, values.map(\.intValue))
-    }
-}
-
-func loadModel(_ dir: String, option: String = "--model") throws -> GPT {
-    let gpt: GPT
-    do { gpt = try GPT.loadHuggingFace(directory: URL(fileURLWithPath: dir)) } catch {
-        throw CLIError(description: "\(error)")
-    }
-    try requireFiniteWeights(gpt, dir, option: option)
-    return gpt
-}
-
-/// Refuses a checkpoint holding NaN or infinite weights, naming the option, the file and the tensor:
-/// otherwise training stops at step 1 with a "lower the learning rate" message about the user's run,
-/// and scoring fails inside JSON encoding.
-func requireFiniteWeights(_ gpt: GPT, _ dir: String, option: String) throws {
-    for (name, tensor) in gpt.namedParameters() where !tensor.scalars.allSatisfy(\.isFinite) {
-        throw ConfigurationError(option, "\(URL(fileURLWithPath: dir).appendingPathComponent("model.safetensors").path): "
-                                 + "tensor '\(name)' contains NaN or infinite values")
-    }
-}
-
-func checkIDs(_ ids: [Int], _ model: GPT, line: Int, path: String) throws {
-    if let bad = ids.first(where: { $0 < 0 || $0 >= model.config.vocabSize }) {
-        throw CLIError(description: "\(path):\(line): token id \(bad) outside the vocabulary 0..<\(model.config.vocabSize)")
-    }
-    if ids.count > model.config.contextLength {
-        throw CLIError(description: "\(path):\(line): \(ids.count) tokens exceed the context length \(model.config.contextLength)")
     }
 }
 
@@ -125,16 +97,16 @@ struct Generate: ParsableCommand {
     func run() throws {
         do {
             let gpt = try loadModel(model)
-            if let eos, eos >= gpt.config.vocabSize {
-                throw ConfigurationError("--eos", "must be a token id in 0..<\(gpt.config.vocabSize) (the vocabulary of --model \(model)), got \(eos)")
+            if let eos, eos >= gpt.vocabSize {
+                throw ConfigurationError("--eos", "must be a token id in 0..<\(gpt.vocabSize) (the vocabulary of --model \(model)), got \(eos)")
             }
             let lines = try reading("--input") { try readInputIDs(input) }
             let prompts = lines.map(\.ids)
             for (line, p) in lines {
                 try checkIDs(p, gpt, line: line, path: input)
                 // Compared as a difference: p.count <= context (checkIDs), so a huge --max-new-tokens cannot overflow.
-                guard maxNewTokens <= gpt.config.contextLength - p.count else {
-                    throw CLIError(description: "\(input):\(line): \(p.count) prompt tokens + --max-new-tokens \(maxNewTokens) exceed the context \(gpt.config.contextLength) of --model \(model)")
+                guard maxNewTokens <= gpt.contextLength - p.count else {
+                    throw CLIError(description: "\(input):\(line): \(p.count) prompt tokens + --max-new-tokens \(maxNewTokens) exceed the context \(gpt.contextLength) of --model \(model)")
                 }
             }
             var rng = RandomGenerator(seed: seed)

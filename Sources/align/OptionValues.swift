@@ -61,5 +61,15 @@ func fileFingerprint(_ path: String, option: String) throws -> String {
 
 /// The fingerprint of a checkpoint directory's weights.
 func modelFingerprint(_ directory: String, option: String) throws -> String {
-    try fileFingerprint(URL(fileURLWithPath: directory).appendingPathComponent("model.safetensors").path, option: option)
+    let dir = URL(fileURLWithPath: directory)
+    let single = dir.appendingPathComponent("model.safetensors").path
+    let index = dir.appendingPathComponent("model.safetensors.index.json").path
+    guard !FileManager.default.fileExists(atPath: single), FileManager.default.fileExists(atPath: index) else {
+        return try fileFingerprint(single, option: option)
+    }
+    // A sharded checkpoint: the index and every shard it names, in name order.
+    let data = (try? Data(contentsOf: URL(fileURLWithPath: index))) ?? Data()
+    let map = ((try? JSONSerialization.jsonObject(with: data)) as? [String: Any])?["weight_map"] as? [String: String] ?? [:]
+    let shards = Set(map.values).sorted()
+    return try ([index] + shards.map { dir.appendingPathComponent($0).path }).map { try fileFingerprint($0, option: option) }.joined(separator: "+")
 }

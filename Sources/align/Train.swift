@@ -6,7 +6,11 @@ import LanguageModels
 /// Options every training subcommand shares.
 struct TrainingOptions: ParsableArguments {
     @Option(help: "Output directory: metrics.jsonl and checkpoint/ (resumed automatically if present).") var output: String
-    @Option(help: "Starting checkpoint (config.json + model.safetensors). Without it a new byte-level model is built.") var model: String?
+    @Option(help: "Starting checkpoint: a transformers directory (config.json + model.safetensors, or a sharded index) of GPT-2, Llama, Mistral or Qwen2. Without it a new GPT-2-architecture model is built.") var model: String?
+    @Option(help: "Tokenizer directory with tokenizer.json (and tokenizer_config.json for BOS/EOS/PAD and the chat template). Default: --model's directory when it has tokenizer.json, else the byte tokenizer.")
+    var tokenizer: String?
+    @Flag(help: "Recompute each transformer block's activations in backward instead of keeping them: much less memory, one more forward pass per step.")
+    var gradientCheckpointing = false
     @Option(help: "New model: width (>= 1, a multiple of --heads; the model may have at most 2^31 parameters).") var dModel = 128
     @Option(help: "New model: transformer blocks (>= 1).") var layers = 4
     @Option(help: "New model: attention heads (>= 1, dividing --d-model).") var heads = 4
@@ -82,9 +86,12 @@ struct TrainingOptions: ParsableArguments {
         return c
     }
 
+    /// The run's tokenizer (--tokenizer, the one beside --model, or the byte tokenizer).
+    func resolvedTokenizer() throws -> any Tokenizer { try loadTokenizer(explicit: tokenizer, model: model) }
+
     /// Truncation to --max-length and --max-prompt-length, defaulted and checked against `model`'s context.
-    func tokenization(for model: GPT) throws -> Tokenization {
-        let context = model.config.contextLength
+    func tokenization(for model: any CausalLanguageModel) throws -> Tokenization {
+        let context = model.contextLength
         let contextSource = self.model.map { "the context \(context) of --model \($0)" } ?? "--context \(context)"
         let length = maxLength ?? context
         guard length <= context else { throw ConfigurationError("--max-length", "must be <= \(contextSource), got \(length)") }
@@ -94,46 +101,50 @@ struct TrainingOptions: ParsableArguments {
             let lengthSource = maxLength == nil ? "\(length) (\(contextSource))" : "\(length)"
             throw ConfigurationError("--max-prompt-length", "must be < --max-length \(lengthSource), got \(promptLength)")
         }
-        return Tokenization(tokenizer: ByteTokenizer(), policy: TruncationPolicy(maxLength: length, maxPromptLength: promptLength))
+        let tokenizer = try resolvedTokenizer()
+        if let path = self.model { try checkTokenizer(tokenizer, fits: model, option: "--model", path: path) }
+        // A template that writes BOS into the text (Llama, Mistral) must not get a second one from the tokenizer.
+        let template = chatTemplate ?? ((try? modelChatTemplate(self.tokenizer ?? self.model)) ?? nil)
+        return Tokenization(tokenizer: tokenizer, policy: TruncationPolicy(maxLength: length, maxPromptLength: promptLength),
+                            addSpecialTokensToPrompt: template?.bosText == nil)
     }
 
     /// Refuses training data (or --eval-data) too small to use, or whose longest micro-batch would not
     /// fit this machine's memory, before anything is written. `longest` is the longest tokenized
     /// sequence; `sequencesPerExample` is 2 for preference data (chosen and rejected side by side).
     func checkExamples(_ count: Int, report: DataReport, data: String, evaluation: Int, longest: Int, sequencesPerExample: Int = 1,
-                       model: GPT) throws {
+                       model: any CausalLanguageModel) throws {
         guard count >= batchSize else {
             throw CLIError(description: "\(data): \(count) usable examples (\(report)) are fewer than one batch (--batch-size \(batchSize))")
         }
         if let evalData, evaluation == 0 { throw CLIError(description: "\(evalData) (--eval-data): no usable examples") }
         let rows = Double(batchSize / gradAccum) * Double(sequencesPerExample)
-        try checkMemory(model.config.trainingActivationBytes(rows: rows, length: longest),
+        try checkMemory(model.trainingActivationBytes(rows: rows, length: longest),
                         "micro-batches of \(Int(rows)) sequences of up to \(longest) tokens", options: "--batch-size / --grad-accum, --max-length")
     }
 
-    /// The starting model: loaded (with a scalar head added if asked and missing) or newly built.
-    func loadOrBuild(scalarHead: Bool) throws -> GPT {
-        guard let model else {
-            return GPT(GPTConfig(vocabSize: ByteTokenizer().vocabSize, contextLength: context, dModel: dModel, layers: layers,
-                                 heads: heads, scalarHead: scalarHead), seed: seed)
+    /// The starting model: loaded (with a scalar head added or removed as the stage needs) or newly
+    /// built for the tokenizer's vocabulary.
+    func loadOrBuild(scalarHead: Bool) throws -> any CausalLanguageModel {
+        let built: any CausalLanguageModel
+        if let model {
+            let loaded = try loadModel(model, option: "--model")
+            try checkTokenizer(try resolvedTokenizer(), fits: loaded, option: "--model", path: model)
+            built = loaded.withScalarHead(scalarHead, seed: seed)
+        } else {
+            let vocab = try resolvedTokenizer().vocabSize
+            try checkNewModelSize(vocab: vocab, context: context, dModel: dModel, layers: layers)
+            built = GPT(GPTConfig(vocabSize: vocab, contextLength: context, dModel: dModel, layers: layers, heads: heads, scalarHead: scalarHead),
+                        seed: seed)
         }
-        let loaded = try GPT.loadHuggingFace(directory: URL(fileURLWithPath: model))
-        try requireFiniteWeights(loaded, model, option: "--model")
-        guard loaded.config.vocabSize == ByteTokenizer().vocabSize else {
-            throw ConfigurationError("--model", "\(model): vocabulary \(loaded.config.vocabSize) is not the byte tokenizer's 258")
-        }
-        if loaded.config.scalarHead == scalarHead { return loaded }
-        var config = loaded.config
-        config.scalarHead = scalarHead
-        let converted = GPT(config, seed: seed)
-        converted.copyParameters(from: loaded, skippingMissing: true)
-        return converted
+        built.gradientCheckpointing = gradientCheckpointing
+        return built
     }
 
     /// Reads data with --chat-template, or with none and, if the data has message lists, again with
     /// the template --model's tokenizer_config.json names (an unsupported one is an error there).
     func withChatTemplate<T>(_ read: (ChatTemplate?) throws -> T) throws -> T {
-        try readingWithChatTemplate(chatTemplate, model: model, read)
+        try readingWithChatTemplate(chatTemplate, model: tokenizer ?? model, read)
     }
 
     /// What a resumed run must share with its checkpoint beyond the trainer settings: the data file's
@@ -142,8 +153,14 @@ struct TrainingOptions: ParsableArguments {
         var settings = ["data": try fileFingerprint(data, option: "--data"), "maxLength": "\(t.policy.maxLength)",
                         "maxPromptLength": "\(t.policy.maxPromptLength)"]
         // Only when given, so that checkpoints from before the option still resume.
-        if let template = chatTemplate ?? (try? modelChatTemplate(model)) ?? nil { settings["chatTemplate"] = template.rawValue }
+        if let template = chatTemplate ?? (try? modelChatTemplate(tokenizer ?? model)) ?? nil { settings["chatTemplate"] = template.rawValue }
+        if let file = tokenizerFile(explicit: tokenizer, model: model) { settings["tokenizer"] = try fileFingerprint(file, option: "--tokenizer") }
         return settings
+    }
+
+    /// The tokenizer files beside every model the run wrote (checkpoint/, adapter/, merged/).
+    func saveTokenizer() throws {
+        try saveTokenizerFiles(explicit: tokenizer, model: model, into: ["checkpoint", "adapter", "merged"].map { "\(output)/\($0)" })
     }
 
     func run<S: TrainingStage>(_ stage: S, _ examples: [S.Example], report: DataReport, evaluation: [S.Example] = [],
@@ -200,9 +217,10 @@ struct SFT: ParsableCommand {
             } ?? []
             try options.checkExamples(pairs.count, report: report, data: data, evaluation: held.count,
                                       longest: pairs.map { $0.prompt.count + $0.completion.count }.max() ?? 0, model: model)
-            try options.run(SFTStage(model: model, padToken: ByteTokenizer().padToken, reduction: lossReduction), pairs, report: report,
+            try options.run(SFTStage(model: model, padToken: t.tokenizer.padToken, reduction: lossReduction), pairs, report: report,
                             evaluation: held, settings: options.runSettings(data: data, t).merging(loraSettings) { a, _ in a })
             try lora.save(model, output: options.output, baseModel: options.model)
+            try options.saveTokenizer()
         } catch { fail(error) }
     }
 }
@@ -223,9 +241,10 @@ struct Reward: ParsableCommand {
             let held = try options.evalData.map { path in try reading("--eval-data") { try options.withChatTemplate { try tokenizePreferences(path, t, chatTemplate: $0).0 } } } ?? []
             try options.checkExamples(pairs.count, report: report, data: data, evaluation: held.count, longest: longestPair(pairs),
                                       sequencesPerExample: 2, model: model)
-            try options.run(RewardStage(model: model, padToken: ByteTokenizer().padToken), pairs, report: report, evaluation: held,
+            try options.run(RewardStage(model: model, padToken: t.tokenizer.padToken), pairs, report: report, evaluation: held,
                             settings: options.runSettings(data: data, t).merging(loraSettings) { a, _ in a })
             try lora.save(model, output: options.output, baseModel: options.model)
+            try options.saveTokenizer()
         } catch { fail(error) }
     }
 }
@@ -267,10 +286,10 @@ struct DPO: ParsableCommand {
             try options.checkExamples(pairs.count, report: report, data: data, evaluation: held.count, longest: longestPair(pairs),
                                       sequencesPerExample: 2, model: policy)
             // With LoRA the reference is the policy with its adapters disabled: no copy of the weights.
-            let ref: ReferenceModel = try reference.map { .separate(try loadReference($0, maxLength: t.policy.maxLength)) }
+            let ref: ReferenceModel = try reference.map { .separate(try loadReference($0, tokenization: t)) }
                 ?? (policy.hasLoRA ? .adaptersDisabled(policy) : .separate(policy.frozenCopy()))
             let loss = PreferenceLossConfig(type: lossType, beta: beta, labelSmoothing: labelSmoothing, simpoGamma: simpoGamma)
-            let stage = DPOStage(model: policy, referenceModel: ref, padToken: ByteTokenizer().padToken, loss: loss)
+            let stage = DPOStage(model: policy, referenceModel: ref, padToken: t.tokenizer.padToken, loss: loss)
             var settings = try options.runSettings(data: data, t).merging(loraSettings) { a, _ in a }
             settings["reference"] = try reference.map { try modelFingerprint($0, option: "--reference") }
                 ?? options.model.map { try modelFingerprint($0, option: "--model") } ?? "the new model's initial weights"
@@ -278,24 +297,22 @@ struct DPO: ParsableCommand {
                 let micro = options.batchSize / options.gradAccum
                 let filled = stage.precomputeReference(pairs, batchSize: micro)
                 let heldFilled = stage.precomputeReference(held, batchSize: micro)
-                try options.run(DPOStage(model: policy, reference: nil, padToken: ByteTokenizer().padToken, loss: loss), filled, report: report,
+                try options.run(DPOStage(model: policy, reference: nil, padToken: t.tokenizer.padToken, loss: loss), filled, report: report,
                                 evaluation: heldFilled, settings: settings)
             } else {
                 try options.run(stage, pairs, report: report, evaluation: held, settings: settings)
             }
             try lora.save(policy, output: options.output, baseModel: options.model)
+            try options.saveTokenizer()
         } catch { fail(error) }
     }
 
-    /// The frozen --reference, refused when it cannot score the byte-tokenized examples.
-    func loadReference(_ path: String, maxLength: Int) throws -> GPT {
-        let ref = try GPT.loadHuggingFace(directory: URL(fileURLWithPath: path))
-        try requireFiniteWeights(ref, path, option: "--reference")
-        guard ref.config.vocabSize == ByteTokenizer().vocabSize else {
-            throw ConfigurationError("--reference", "\(path): vocabulary \(ref.config.vocabSize) is not the byte tokenizer's 258")
-        }
-        guard ref.config.contextLength >= maxLength else {
-            throw ConfigurationError("--reference", "\(path): context \(ref.config.contextLength) is shorter than --max-length \(maxLength)")
+    /// The frozen --reference, refused when it cannot score the tokenized examples.
+    func loadReference(_ path: String, tokenization t: Tokenization) throws -> any CausalLanguageModel {
+        let ref = try loadModel(path, option: "--reference")
+        try checkTokenizer(t.tokenizer, fits: ref, option: "--reference", path: path)
+        guard ref.contextLength >= t.policy.maxLength else {
+            throw ConfigurationError("--reference", "\(path): context \(ref.contextLength) is shorter than --max-length \(t.policy.maxLength)")
         }
         return ref.frozenCopy()
     }
@@ -305,7 +322,11 @@ struct PPOCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ppo",
         abstract: "PPO against a reward model on {\"prompt\"} JSONL; the policy gets a value head on its trunk.")
-    @Option(help: "Policy checkpoint to start from (the SFT model; also the frozen reference).") var model: String
+    @Option(help: "Policy checkpoint to start from (the SFT model; also the frozen reference): GPT-2, Llama, Mistral or Qwen2 in transformers' layout.") var model: String
+    @Option(help: "Tokenizer directory with tokenizer.json (default: --model's directory when it has tokenizer.json, else the byte tokenizer).")
+    var tokenizer: String?
+    @Flag(help: "Recompute each transformer block's activations in backward instead of keeping them (less memory, one more forward pass per step).")
+    var gradientCheckpointing = false
     @Option(help: "Reward model checkpoint (trained with `align reward`).") var rewardModel: String
     @Option(help: "Prompts, one {\"prompt\"} per line (a string, or a message list with --chat-template).") var prompts: String
     @Option(help: "Output directory: metrics.jsonl and checkpoint/ (the policy with its value head; resumed automatically).") var output: String
@@ -371,9 +392,9 @@ struct PPOCommand: ParsableCommand {
     }
 
     /// --max-prompt-length, defaulted and checked so that prompt + response fit both models' context.
-    func promptLength(policy: GPT, reward: GPT) throws -> Int {
-        let (context, source) = policy.config.contextLength <= reward.config.contextLength
-            ? (policy.config.contextLength, "--model \(model)") : (reward.config.contextLength, "--reward-model \(rewardModel)")
+    func promptLength(policy: any CausalLanguageModel, reward: any CausalLanguageModel) throws -> Int {
+        let (context, source) = policy.contextLength <= reward.contextLength
+            ? (policy.contextLength, "--model \(model)") : (reward.contextLength, "--reward-model \(rewardModel)")
         guard maxNewTokens < context else {
             throw ConfigurationError("--max-new-tokens", "must be < the context \(context) of \(source) (room for a prompt token), got \(maxNewTokens)")
         }
@@ -385,34 +406,32 @@ struct PPOCommand: ParsableCommand {
         return length
     }
 
-    /// A checkpoint the byte tokenizer can drive, named by its option when it is not.
-    func load(_ path: String, option: String) throws -> GPT {
-        let gpt = try GPT.loadHuggingFace(directory: URL(fileURLWithPath: path))
-        try requireFiniteWeights(gpt, path, option: option)
-        guard gpt.config.vocabSize == ByteTokenizer().vocabSize else {
-            throw ConfigurationError(option, "\(path): vocabulary \(gpt.config.vocabSize) is not the byte tokenizer's 258")
-        }
-        return gpt
+    /// A checkpoint the run's tokenizer can drive, named by its option when it is not.
+    func load(_ path: String, option: String, tokenizer: any Tokenizer) throws -> any CausalLanguageModel {
+        let loaded = try loadModel(path, option: option)
+        try checkTokenizer(tokenizer, fits: loaded, option: option, path: path)
+        return loaded
     }
 
     func run() throws {
         do {
-            let sft = try load(model, option: "--model")
-            var withValue = sft.config
-            withValue.scalarHead = true
-            let policy = GPT(withValue, seed: seed)
-            policy.copyParameters(from: sft, skippingMissing: true)
+            let tokenizer = try loadTokenizer(explicit: self.tokenizer, model: model)
+            let sft = try load(model, option: "--model", tokenizer: tokenizer)
+            let policy = sft.withScalarHead(true, seed: seed)
+            policy.gradientCheckpointing = gradientCheckpointing
             let loraSettings = try lora.apply(to: policy, seed: seed)
-            let rm = try load(rewardModel, option: "--reward-model")
-            guard rm.config.scalarHead else { throw ConfigurationError("--reward-model", "\(rewardModel): not a reward model (no scalar head)") }
+            let rm = try load(rewardModel, option: "--reward-model", tokenizer: tokenizer)
+            guard rm.hasScalarHead else { throw ConfigurationError("--reward-model", "\(rewardModel): not a reward model (no scalar head)") }
             let maxPromptLength = try promptLength(policy: sft, reward: rm)
             let length = maxPromptLength + maxNewTokens
-            try checkMemory(withValue.trainingActivationBytes(rows: Double(miniBatch), length: length),
+            try checkMemory(policy.trainingActivationBytes(rows: Double(miniBatch), length: length),
                             "minibatches of \(miniBatch) sequences of \(length) tokens", options: "--mini-batch, --max-prompt-length + --max-new-tokens")
-            try checkMemory(withValue.samplingBytes(rows: Double(rolloutBatch), length: length),
+            try checkMemory(policy.samplingBytes(rows: Double(rolloutBatch), length: length),
                             "rollouts of \(rolloutBatch) sequences of \(length) tokens", options: "--rollout-batch, --max-prompt-length + --max-new-tokens")
-            let tokenizer = ByteTokenizer()
-            let promptIDs = try reading("--prompts") { try readingWithChatTemplate(chatTemplate, model: model) { try JSONL.prompts(at: prompts, chatTemplate: $0) } }.map { Array(tokenizer.encode($0).suffix(maxPromptLength)) }
+            let template = chatTemplate ?? ((try? modelChatTemplate(self.tokenizer ?? model)) ?? nil)
+            let addSpecial = template?.bosText == nil
+            let promptIDs = try reading("--prompts") { try readingWithChatTemplate(chatTemplate, model: self.tokenizer ?? model) { try JSONL.prompts(at: prompts, chatTemplate: $0) } }
+                .map { Array(tokenizer.encode($0, addSpecialTokens: addSpecial).suffix(maxPromptLength)) }
             guard !promptIDs.isEmpty else { throw ConfigurationError("--prompts", "\(prompts) holds no prompts") }
             // With LoRA the reference is the policy with its adapters disabled (the value head plays no part in it).
             let trainer = try PPOTrainer(policy: policy, referenceModel: policy.hasLoRA ? .adaptersDisabled(policy) : .separate(sft.frozenCopy()),
@@ -423,12 +442,16 @@ struct PPOCommand: ParsableCommand {
             trainer.runSettings = ["prompts": try fileFingerprint(prompts, option: "--prompts"), "maxPromptLength": "\(maxPromptLength)",
                                    "model": try modelFingerprint(model, option: "--model"),
                                    "rewardModel": try modelFingerprint(rewardModel, option: "--reward-model")].merging(loraSettings) { a, _ in a }
-            if let template = chatTemplate ?? (try? modelChatTemplate(model)) ?? nil { trainer.runSettings["chatTemplate"] = template.rawValue }
+            if let template = chatTemplate ?? (try? modelChatTemplate(self.tokenizer ?? model)) ?? nil { trainer.runSettings["chatTemplate"] = template.rawValue }
+            if let file = tokenizerFile(explicit: self.tokenizer, model: model) {
+                trainer.runSettings["tokenizer"] = try fileFingerprint(file, option: "--tokenizer")
+            }
             if try trainer.resumeIfPossible() { FileHandle.standardError.write(Data("resumed after rollout \(trainer.rollout)\n".utf8)) }
             trainer.showProgress = true
             try trainer.train()
             print("checkpoint: \(output)/checkpoint")
             try lora.save(policy, output: output, baseModel: model)
+            try saveTokenizerFiles(explicit: self.tokenizer, model: model, into: ["checkpoint", "adapter", "merged"].map { "\(output)/\($0)" })
         } catch let e as ConfigurationError {
             fail(ConfigurationError(Self.optionOfSetting[e.setting] ?? e.setting, e.reason))
         } catch { fail(error) }

@@ -123,21 +123,25 @@ public struct Batch: Sendable {
 }
 
 /// Tokenises prompt/completion text the way the paper formats it, appends EOS to completions and
-/// applies the truncation policy.
+/// applies the truncation policy. The tokenizer's own special tokens (Llama's BOS) go before the
+/// prompt only, as TRL tokenizes prompt and completion; turn that off when a chat template already
+/// writes them into the text.
 public struct Tokenization: Sendable {
     public let tokenizer: any Tokenizer
     public let policy: TruncationPolicy
+    public let addSpecialTokensToPrompt: Bool
 
-    public init(tokenizer: any Tokenizer, policy: TruncationPolicy) {
+    public init(tokenizer: any Tokenizer, policy: TruncationPolicy, addSpecialTokensToPrompt: Bool = true) {
         self.tokenizer = tokenizer
         self.policy = policy
+        self.addSpecialTokensToPrompt = addSpecialTokensToPrompt
     }
 
     /// nil when the example must be skipped; `report` counts truncations and skips.
     public func pair(prompt: String, completion: String, report: inout DataReport) -> TokenizedPair? {
         report.examples += 1
-        let p = tokenizer.encode(prompt)
-        let c = tokenizer.encode(completion) + [tokenizer.eosToken]
+        let p = tokenizer.encode(prompt, addSpecialTokens: addSpecialTokensToPrompt)
+        let c = tokenizer.encode(completion, addSpecialTokens: false) + [tokenizer.eosToken]
         let (pair, truncated) = policy.apply(prompt: p, completion: c)
         if pair.completion.isEmpty || pair.prompt.isEmpty {
             report.skipped += 1

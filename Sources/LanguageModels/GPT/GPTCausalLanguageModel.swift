@@ -8,6 +8,15 @@ extension GPT: CausalLanguageModel {
     public var modelType: String { "gpt2" }
     public var lmHeadWeight: Tensor { wte.weight }
 
+    public func withScalarHead(_ scalarHead: Bool, seed: UInt64) -> GPT {
+        guard scalarHead != config.scalarHead else { return self }
+        var c = config
+        c.scalarHead = scalarHead
+        let converted = GPT(c, seed: seed)
+        converted.copyParameters(from: self, skippingMissing: true)
+        return converted
+    }
+
     public func makeCache(batch: Int, capacity: Int?) -> KVCache { KVCache(config: config, batch: batch, capacity: capacity) }
 
     public func trainingActivationBytes(rows: Double, length: Int) -> Double { config.trainingActivationBytes(rows: rows, length: length) }

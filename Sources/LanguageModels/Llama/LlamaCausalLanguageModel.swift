@@ -8,6 +8,15 @@ extension Llama: CausalLanguageModel {
     public var modelType: String { config.family.rawValue }
     public var lmHeadWeight: Tensor { lmHead?.weight ?? model.embedTokens.weight }
 
+    public func withScalarHead(_ scalarHead: Bool, seed: UInt64) -> Llama {
+        guard scalarHead != config.scalarHead else { return self }
+        var c = config
+        c.scalarHead = scalarHead
+        let converted = Llama(c, seed: seed)
+        converted.copyParameters(from: self, skippingMissing: true)
+        return converted
+    }
+
     public func trainingActivationBytes(rows: Double, length: Int) -> Double { config.trainingActivationBytes(rows: rows, length: length) }
     public func samplingBytes(rows: Double, length: Int) -> Double { config.samplingBytes(rows: rows, length: length) }
 
