@@ -75,15 +75,19 @@ extension CausalLanguageModel {
     /// on `targets` [B, T-1] (0 where a target is `ignoreIndex`). From a vocabulary of
     /// `fusedHeadMinimumVocabulary` up, the LM head and cross-entropy run fused in row chunks
     /// (`linearCrossEntropy`), so no [B, T, vocab] tensor exists; below it, through the logits.
-    public func nextTokenNLL(fromHidden hidden: Tensor, targets: IndexTensor, ignoreIndex: Int = -100) -> Tensor {
+    /// `temperature` divides the logits first (PPO scores its samples at the sampling temperature).
+    public func nextTokenNLL(fromHidden hidden: Tensor, targets: IndexTensor, ignoreIndex: Int = -100,
+                             temperature: Float = 1) -> Tensor {
         precondition(hidden.rank == 3 && targets.shape == [hidden.shape[0], hidden.shape[1] - 1],
                      "\(modelType): targets \(targets.shape) do not match hidden states \(hidden.shape) (expected [B, T-1])")
         let t = hidden.shape[1]
         if vocabSize >= fusedHeadMinimumVocabulary {
-            return linearCrossEntropy(hidden.slice(axis: 1, 0..<(t - 1)), weight: lmHeadWeight, targets: targets, ignoreIndex: ignoreIndex)
+            let weight = temperature == 1 ? lmHeadWeight : lmHeadWeight * (1 / temperature)
+            return linearCrossEntropy(hidden.slice(axis: 1, 0..<(t - 1)), weight: weight, targets: targets, ignoreIndex: ignoreIndex)
         }
-        return crossEntropy(logits: logits(fromHidden: hidden).slice(axis: 1, 0..<(t - 1)), targets: targets,
-                            ignoreIndex: ignoreIndex, reduction: .none)
+        var logits = logits(fromHidden: hidden)
+        if temperature != 1 { logits = logits * (1 / temperature) }
+        return crossEntropy(logits: logits.slice(axis: 1, 0..<(t - 1)), targets: targets, ignoreIndex: ignoreIndex, reduction: .none)
     }
 
     public func makeCache(batch: Int) -> KVCache { makeCache(batch: batch, capacity: nil) }

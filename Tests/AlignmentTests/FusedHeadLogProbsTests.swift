@@ -32,4 +32,16 @@ final class FusedHeadLogProbsTests: XCTestCase {
             for (a, r) in zip(ga, gr) { XCTAssertEqual(a, r, accuracy: 1e-5) }
         }
     }
+
+    func testTemperatureScalesTheLogitsOnBothPaths() {
+        for vocab in [50, fusedHeadMinimumVocabulary] {
+            let model = GPT(GPTConfig(vocabSize: vocab, contextLength: 8, dModel: 8, layers: 1, heads: 2), seed: 3)
+            let b = batch(vocab: vocab)
+            let hidden = model.hiddenStates(b.inputIDs)
+            let scaled = model.nextTokenNLL(fromHidden: hidden, targets: b.targets, temperature: 0.7).scalars
+            let logits = model.logits(fromHidden: hidden) * (1 / Float(0.7))
+            let reference = crossEntropy(logits: logits.slice(axis: 1, 0..<(b.length - 1)), targets: b.targets, reduction: .none).scalars
+            for (a, r) in zip(scaled, reference) { XCTAssertEqual(a, r, accuracy: 1e-4, "vocab \(vocab)") }
+        }
+    }
 }

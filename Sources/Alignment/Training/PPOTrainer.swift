@@ -93,9 +93,9 @@ public final class PPOTrainer {
     /// scores token t + 1), for the rows of `batch`.
     func logProbsAndValues(_ model: any CausalLanguageModel, _ batch: Batch, values: Bool) -> (Tensor, Tensor?) {
         let hidden = model.hiddenStates(batch.inputIDs)
-        var logits = model.logits(fromHidden: hidden)
-        if config.temperature != 1 { logits = logits * (1 / config.temperature) }
-        let lp = SequenceLogProbs.perToken(logits: logits, batch: batch)
+        // Through the fused LM head for large vocabularies: no [B, T, vocab] logits.
+        let lp = -model.nextTokenNLL(fromHidden: hidden, targets: batch.targets, ignoreIndex: Batch.ignoreIndex,
+                                     temperature: config.temperature)
         guard values else { return (lp, nil) }
         let v = model.scores(fromHidden: hidden).slice(axis: 1, 0..<(batch.length - 1))
         return (lp, v)
