@@ -23,6 +23,9 @@ public protocol CausalLanguageModel: Module {
     func logits(fromHidden hidden: Tensor) -> Tensor
     /// The LM head's weight [vocab, d] (tied to the token embedding or not): logits = hidden · Wᵀ.
     var lmHeadWeight: Tensor { get }
+    /// False while the LM head carries something besides its weight (a LoRA adapter): the fused
+    /// head then cannot stand in for `logits(fromHidden:)`.
+    var lmHeadIsPlainLinear: Bool { get }
     /// The scalar head on hidden states, [B, T, d] -> [B, T]; only for models with `hasScalarHead`.
     func scores(fromHidden hidden: Tensor) -> Tensor
     /// An empty cache for `batch` sequences of up to `capacity` tokens (default: the context length).
@@ -81,7 +84,7 @@ extension CausalLanguageModel {
         precondition(hidden.rank == 3 && targets.shape == [hidden.shape[0], hidden.shape[1] - 1],
                      "\(modelType): targets \(targets.shape) do not match hidden states \(hidden.shape) (expected [B, T-1])")
         let t = hidden.shape[1]
-        if vocabSize >= fusedHeadMinimumVocabulary {
+        if vocabSize >= fusedHeadMinimumVocabulary && lmHeadIsPlainLinear {
             let weight = temperature == 1 ? lmHeadWeight : lmHeadWeight * (1 / temperature)
             return linearCrossEntropy(hidden.slice(axis: 1, 0..<(t - 1)), weight: weight, targets: targets, ignoreIndex: ignoreIndex)
         }

@@ -109,6 +109,10 @@ struct Generate: ParsableCommand {
                     throw CLIError(description: "\(input):\(line): \(p.count) prompt tokens + --max-new-tokens \(maxNewTokens) exceed the context \(gpt.contextLength) of --model \(model)")
                 }
             }
+            // The KV cache of a batch is allocated at once; a long context times a big batch would abort in malloc.
+            let longest = (prompts.map(\.count).max() ?? 0) + maxNewTokens
+            try checkMemory(gpt.samplingBytes(rows: Double(min(batchSize, prompts.count)), length: min(longest, gpt.contextLength)),
+                            "sampling batches of \(min(batchSize, prompts.count)) sequences of up to \(longest) tokens", options: "--batch-size, --max-new-tokens")
             var rng = RandomGenerator(seed: seed)
             let options = SamplingOptions(temperature: temperature, topK: topK, topP: topP, maxNewTokens: maxNewTokens, eosToken: eos)
             for start in stride(from: 0, to: prompts.count, by: batchSize) {

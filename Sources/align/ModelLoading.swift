@@ -48,6 +48,12 @@ func loadTokenizer(explicit: String?, model: String?) throws -> any Tokenizer {
 
 /// Refuses a model (given by `option` as `path`) whose vocabulary cannot hold every id the tokenizer produces.
 func checkTokenizer(_ tokenizer: any Tokenizer, fits model: any CausalLanguageModel, option: String, path: String) throws {
+    // Without a tokenizer.json the byte tokenizer is assumed, which only models built for it fit:
+    // its ids would mean other tokens to any other vocabulary.
+    if tokenizer is ByteTokenizer && model.vocabSize != tokenizer.vocabSize {
+        throw ConfigurationError(option, "\(path): vocabulary \(model.vocabSize) with no tokenizer.json beside it; pass --tokenizer DIR "
+                                 + "(the byte tokenizer fits only the \(tokenizer.vocabSize)-token vocabulary of models built for it)")
+    }
     guard tokenizer.vocabSize <= model.vocabSize else {
         let name = tokenizer is ByteTokenizer ? "the byte tokenizer's \(tokenizer.vocabSize) (pass --tokenizer for another)"
             : "the tokenizer's \(tokenizer.vocabSize)"
@@ -65,16 +71,22 @@ func checkIDs(_ ids: [Int], _ model: any CausalLanguageModel, line: Int, path: S
     }
 }
 
+/// The run's tokenizer files (tokenizer.json and, when present, tokenizer_config.json and
+/// special_tokens_map.json); none for the byte tokenizer.
+func tokenizerFiles(explicit: String?, model: String?) -> [URL] {
+    guard let file = tokenizerFile(explicit: explicit, model: model) else { return [] }
+    let dir = URL(fileURLWithPath: file).deletingLastPathComponent()
+    return ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"].map { dir.appendingPathComponent($0) }
+        .filter { FileManager.default.fileExists(atPath: $0.path) }
+}
+
 /// Copies the run's tokenizer files (tokenizer.json and, when present, tokenizer_config.json and
 /// special_tokens_map.json) into each existing output model directory, so that a later stage's
 /// --model finds the tokenizer it was trained with, as transformers' save_pretrained does.
 func saveTokenizerFiles(explicit: String?, model: String?, into directories: [String]) throws {
-    guard let file = tokenizerFile(explicit: explicit, model: model) else { return }
-    let source = URL(fileURLWithPath: file).deletingLastPathComponent()
     for dir in directories where FileManager.default.fileExists(atPath: dir) {
-        for name in ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"] {
-            let from = source.appendingPathComponent(name)
-            guard FileManager.default.fileExists(atPath: from.path) else { continue }
+        for from in tokenizerFiles(explicit: explicit, model: model) {
+            let name = from.lastPathComponent
             let data: Data
             do { data = try Data(contentsOf: from) } catch { throw ConfigurationError(explicit == nil ? "--model" : "--tokenizer", "\(from.path): cannot read") }
             try SafeTensors.atomicWrite(data, to: URL(fileURLWithPath: dir).appendingPathComponent(name))

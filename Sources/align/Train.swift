@@ -90,7 +90,8 @@ struct TrainingOptions: ParsableArguments {
     func resolvedTokenizer() throws -> any Tokenizer { try loadTokenizer(explicit: tokenizer, model: model) }
 
     /// Truncation to --max-length and --max-prompt-length, defaulted and checked against `model`'s context.
-    func tokenization(for model: any CausalLanguageModel) throws -> Tokenization {
+    /// `jointly`: SFT encodes prompt + completion as one text, as TRL's SFT does.
+    func tokenization(for model: any CausalLanguageModel, jointly: Bool = false) throws -> Tokenization {
         let context = model.contextLength
         let contextSource = self.model.map { "the context \(context) of --model \($0)" } ?? "--context \(context)"
         let length = maxLength ?? context
@@ -103,10 +104,7 @@ struct TrainingOptions: ParsableArguments {
         }
         let tokenizer = try resolvedTokenizer()
         if let path = self.model { try checkTokenizer(tokenizer, fits: model, option: "--model", path: path) }
-        // A template that writes BOS into the text (Llama, Mistral) must not get a second one from the tokenizer.
-        let template = chatTemplate ?? ((try? modelChatTemplate(self.tokenizer ?? self.model)) ?? nil)
-        return Tokenization(tokenizer: tokenizer, policy: TruncationPolicy(maxLength: length, maxPromptLength: promptLength),
-                            addSpecialTokensToPrompt: template?.bosText == nil)
+        return Tokenization(tokenizer: tokenizer, policy: TruncationPolicy(maxLength: length, maxPromptLength: promptLength), jointly: jointly)
     }
 
     /// Refuses training data (or --eval-data) too small to use, or whose longest micro-batch would not
@@ -158,9 +156,9 @@ struct TrainingOptions: ParsableArguments {
         return settings
     }
 
-    /// The tokenizer files beside every model the run wrote (checkpoint/, adapter/, merged/).
+    /// The tokenizer files beside adapter/ and merged/ (every checkpoint/ gets them as it is saved).
     func saveTokenizer() throws {
-        try saveTokenizerFiles(explicit: tokenizer, model: model, into: ["checkpoint", "adapter", "merged"].map { "\(output)/\($0)" })
+        try saveTokenizerFiles(explicit: tokenizer, model: model, into: ["adapter", "merged"].map { "\(output)/\($0)" })
     }
 
     func run<S: TrainingStage>(_ stage: S, _ examples: [S.Example], report: DataReport, evaluation: [S.Example] = [],
@@ -169,6 +167,7 @@ struct TrainingOptions: ParsableArguments {
         let loop = try TrainingLoop(stage: stage, examples: examples, config: trainerConfig(), outputDirectory: URL(fileURLWithPath: output))
         loop.evaluationExamples = evaluation
         loop.runSettings = settings
+        loop.checkpointFiles = tokenizerFiles(explicit: tokenizer, model: model)
         if try loop.resumeIfPossible() { FileHandle.standardError.write(Data("resumed at step \(loop.step)\n".utf8)) }
         loop.showProgress = true
         try loop.train()
@@ -197,7 +196,7 @@ func tokenizePreferences(_ path: String, _ tokenization: Tokenization, chatTempl
 
 struct SFT: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Supervised fine-tuning on {\"prompt\", \"completion\"} JSONL, or {\"messages\": [...]} with --chat-template (byte tokenizer; loss on completion + EOS).")
+        abstract: "Supervised fine-tuning on {\"prompt\", \"completion\"} JSONL, or {\"messages\": [...]} with --chat-template (loss on completion + EOS).")
     @OptionGroup var options: TrainingOptions
     @Option(help: "Training data, one {\"prompt\", \"completion\"} per line (strings, or message lists with --chat-template), or {\"messages\": [...]} ending with an assistant message.") var data: String
     @Option(help: "Loss reduction: sequence_sum (per-sequence sum averaged over the batch, the paper's) or token_mean.")
@@ -209,7 +208,7 @@ struct SFT: ParsableCommand {
             let model = try options.loadOrBuild(scalarHead: false)
             let loraSettings = try lora.apply(to: model, seed: options.seed)
             var report = DataReport()
-            let t = try options.tokenization(for: model)
+            let t = try options.tokenization(for: model, jointly: true)
             let pairs = try reading("--data") { try options.withChatTemplate { try JSONL.sftExamples(at: data, chatTemplate: $0) } }.compactMap { t.pair(prompt: $0.prompt, completion: $0.completion, report: &report) }
             var evalReport = DataReport()
             let held = try options.evalData.map { path in
@@ -428,10 +427,8 @@ struct PPOCommand: ParsableCommand {
                             "minibatches of \(miniBatch) sequences of \(length) tokens", options: "--mini-batch, --max-prompt-length + --max-new-tokens")
             try checkMemory(policy.samplingBytes(rows: Double(rolloutBatch), length: length),
                             "rollouts of \(rolloutBatch) sequences of \(length) tokens", options: "--rollout-batch, --max-prompt-length + --max-new-tokens")
-            let template = chatTemplate ?? ((try? modelChatTemplate(self.tokenizer ?? model)) ?? nil)
-            let addSpecial = template?.bosText == nil
             let promptIDs = try reading("--prompts") { try readingWithChatTemplate(chatTemplate, model: self.tokenizer ?? model) { try JSONL.prompts(at: prompts, chatTemplate: $0) } }
-                .map { Array(tokenizer.encode($0, addSpecialTokens: addSpecial).suffix(maxPromptLength)) }
+                .map { Array(tokenizer.encodePrompt($0).suffix(maxPromptLength)) }
             guard !promptIDs.isEmpty else { throw ConfigurationError("--prompts", "\(prompts) holds no prompts") }
             // With LoRA the reference is the policy with its adapters disabled (the value head plays no part in it).
             let trainer = try PPOTrainer(policy: policy, referenceModel: policy.hasLoRA ? .adaptersDisabled(policy) : .separate(sft.frozenCopy()),
@@ -439,6 +436,7 @@ struct PPOCommand: ParsableCommand {
                                          eosToken: tokenizer.eosToken, padToken: tokenizer.padToken)
             trainer.outputDirectory = URL(fileURLWithPath: output)
             trainer.saveEvery = saveEvery
+            trainer.checkpointFiles = tokenizerFiles(explicit: self.tokenizer, model: model)
             trainer.runSettings = ["prompts": try fileFingerprint(prompts, option: "--prompts"), "maxPromptLength": "\(maxPromptLength)",
                                    "model": try modelFingerprint(model, option: "--model"),
                                    "rewardModel": try modelFingerprint(rewardModel, option: "--reward-model")].merging(loraSettings) { a, _ in a }
@@ -451,7 +449,7 @@ struct PPOCommand: ParsableCommand {
             try trainer.train()
             print("checkpoint: \(output)/checkpoint")
             try lora.save(policy, output: output, baseModel: model)
-            try saveTokenizerFiles(explicit: self.tokenizer, model: model, into: ["checkpoint", "adapter", "merged"].map { "\(output)/\($0)" })
+            try saveTokenizerFiles(explicit: self.tokenizer, model: model, into: ["adapter", "merged"].map { "\(output)/\($0)" })
         } catch let e as ConfigurationError {
             fail(ConfigurationError(Self.optionOfSetting[e.setting] ?? e.setting, e.reason))
         } catch { fail(error) }

@@ -44,4 +44,23 @@ final class FusedHeadLogProbsTests: XCTestCase {
             for (a, r) in zip(scaled, reference) { XCTAssertEqual(a, r, accuracy: 1e-4, "vocab \(vocab)") }
         }
     }
+
+    /// A LoRA adapter on an untied LM head takes the logits path: the fused head has only the weight.
+    func testAnAdaptedLMHeadIsNotFused() throws {
+        let vocab = fusedHeadMinimumVocabulary + 3
+        let model = Llama(LlamaConfig(vocabSize: vocab, hiddenSize: 8, intermediateSize: 16, layers: 1, heads: 2, kvHeads: 1,
+                                      maxPositionEmbeddings: 16), seed: 4)
+        try model.applyLoRA(LoRAConfig(rank: 2, alpha: 4, dropout: 0, targets: .names(["lm_head"])), seed: 5)
+        for (name, p) in model.namedParameters() where name.contains("lora_B") {
+            withNoGrad { p.assign(Tensor.ones(p.shape) * 0.5) }
+        }
+        XCTAssertFalse(model.lmHeadIsPlainLinear)
+        let b = batch(vocab: vocab)
+        let lp = SequenceLogProbs.compute(model: model, batch: b)
+        let reference = SequenceLogProbs.compute(logits: model(b.inputIDs), batch: b)
+        XCTAssertEqual(lp.scalars, reference.scalars)
+        lp.sum().backward()
+        let adapted = model.namedParameters().filter { $0.name.contains("lora_B") }
+        XCTAssertTrue(adapted.allSatisfy { $0.tensor.grad != nil }, "the head's adapter gets a gradient")
+    }
 }

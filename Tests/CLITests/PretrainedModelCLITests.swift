@@ -56,6 +56,11 @@ final class PretrainedModelCLITests: XCTestCase {
         let adapter = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path("dpo/adapter/adapter_config.json")))) as! [String: Any]
         XCTAssertEqual(Set(adapter["target_modules"] as? [String] ?? []), ["q_proj", "v_proj"], "PEFT's default targets for Llama")
         XCTAssertTrue(FileManager.default.fileExists(atPath: path("dpo/merged/tokenizer.json")))
+        // Running the finished command again resumes from checkpoint/ (base weights plus adapter/) and ends at once.
+        let again = try align(["dpo", "--model", checkpoint, "--batch-size", "2", "--max-length", "64", "--lora-rank", "2", "--merge-lora",
+                               "--data", path("prefs.jsonl"), "--output", path("dpo")])
+        XCTAssertTrue(again.stderr.contains("resumed at step"), again.summary)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path("dpo/checkpoint/tokenizer.json")))
 
         let sampled = try align(["generate", "--model", path("dpo/merged"), "--input", path("ids.jsonl"), "--max-new-tokens", "3"])
         XCTAssertEqual(sampled.stdout.split(separator: "\n").count, 1)
@@ -78,5 +83,26 @@ final class PretrainedModelCLITests: XCTestCase {
                                                      "--data", path("sft.jsonl"), "--output", path("none")], in: directory)
         XCTAssertNotEqual(refused.status, 0)
         XCTAssertTrue(refused.stderr.contains("--tokenizer") && refused.stderr.contains("has no tokenizer.json"), refused.summary)
+    }
+
+    func testAModelWithoutATokenizerIsNotDrivenByTheByteTokenizer() throws {
+        for name in ["tokenizer.json", "tokenizer_config.json"] { try FileManager.default.removeItem(atPath: model + "/" + name) }
+        let refused = try Executables.run("align", ["sft", "--model", model, "--batch-size", "2", "--data", path("sft.jsonl"),
+                                                     "--output", path("no-tokenizer")], in: directory)
+        XCTAssertEqual(refused.reason, .exit)
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.stderr.contains("--model") && refused.stderr.contains("pass --tokenizer"), refused.summary)
+    }
+
+    func testGenerateRefusesAKVCacheThatCannotFit() throws {
+        let url = URL(fileURLWithPath: model + "/config.json")
+        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+        config["max_position_embeddings"] = 2_147_483_647
+        try JSONSerialization.data(withJSONObject: config).write(to: url)
+        let refused = try Executables.run("align", ["generate", "--model", model, "--input", path("ids.jsonl"),
+                                                     "--max-new-tokens", "2000000000"], in: directory)
+        XCTAssertEqual(refused.reason, .exit, refused.summary)
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.stderr.contains("--batch-size, --max-new-tokens"), refused.summary)
     }
 }

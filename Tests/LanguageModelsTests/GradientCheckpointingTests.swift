@@ -26,4 +26,17 @@ final class GradientCheckpointingTests: XCTestCase {
             }
         }
     }
+
+    /// Two forward passes before one backward: the recomputation rewinds each block's dropout and
+    /// then puts it back, so the next forward draws what it would have drawn without checkpointing.
+    func testDropoutAfterRecomputationContinuesAsWithout() {
+        func run(checkpointing: Bool) -> [Float] {
+            let model = GPT(GPTConfig(vocabSize: 13, contextLength: 8, dModel: 16, layers: 2, heads: 2, dropout: 0.3), seed: 9)
+            model.gradientCheckpointing = checkpointing
+            let a = model(IndexTensor(rows: [[1, 2, 3, 4]])), b = model(IndexTensor(rows: [[5, 6, 7, 8]]))
+            (a.sum() + b.sum()).backward()
+            return model(IndexTensor(rows: [[9, 10, 11, 12]])).scalars
+        }
+        XCTAssertEqual(run(checkpointing: true), run(checkpointing: false))
+    }
 }

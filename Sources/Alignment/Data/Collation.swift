@@ -124,24 +124,35 @@ public struct Batch: Sendable {
 
 /// Tokenises prompt/completion text the way the paper formats it, appends EOS to completions and
 /// applies the truncation policy. The tokenizer's own special tokens (Llama's BOS) go before the
-/// prompt only, as TRL tokenizes prompt and completion; turn that off when a chat template already
-/// writes them into the text.
+/// prompt only, and not when the prompt text already starts with BOS (a chat template wrote it).
+///
+/// `jointly` encodes prompt + completion as one text and splits it after the prompt's own token
+/// count, as TRL's SFT does (a SentencePiece tokenizer then gives the completion no spurious
+/// leading "▁"); otherwise the completion is encoded on its own, as TRL's DPO does. The byte
+/// tokenizer gives the same ids either way.
 public struct Tokenization: Sendable {
     public let tokenizer: any Tokenizer
     public let policy: TruncationPolicy
-    public let addSpecialTokensToPrompt: Bool
+    public let jointly: Bool
 
-    public init(tokenizer: any Tokenizer, policy: TruncationPolicy, addSpecialTokensToPrompt: Bool = true) {
+    public init(tokenizer: any Tokenizer, policy: TruncationPolicy, jointly: Bool = false) {
         self.tokenizer = tokenizer
         self.policy = policy
-        self.addSpecialTokensToPrompt = addSpecialTokensToPrompt
+        self.jointly = jointly
     }
 
     /// nil when the example must be skipped; `report` counts truncations and skips.
     public func pair(prompt: String, completion: String, report: inout DataReport) -> TokenizedPair? {
         report.examples += 1
-        let p = tokenizer.encode(prompt, addSpecialTokens: addSpecialTokensToPrompt)
-        let c = tokenizer.encode(completion, addSpecialTokens: false) + [tokenizer.eosToken]
+        var p = tokenizer.encodePrompt(prompt)
+        let c: [Int]
+        if jointly {
+            let full = tokenizer.encodePrompt(prompt + completion)
+            let split = Swift.min(p.count, full.count)
+            (p, c) = (Array(full[..<split]), Array(full[split...]) + [tokenizer.eosToken])
+        } else {
+            c = tokenizer.encode(completion, addSpecialTokens: false) + [tokenizer.eosToken]
+        }
         let (pair, truncated) = policy.apply(prompt: p, completion: c)
         if pair.completion.isEmpty || pair.prompt.isEmpty {
             report.skipped += 1

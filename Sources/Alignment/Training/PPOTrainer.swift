@@ -39,6 +39,12 @@ public final class PPOTrainer {
     /// What else a resumed run must share with the checkpoint, as the caller knows it (fingerprints
     /// of the prompts file and of the reward model): saved with each checkpoint, compared on resume.
     public var runSettings: [String: String] = [:]
+    /// Files copied into every checkpoint beside the model (its tokenizer.json and
+    /// tokenizer_config.json, say), so that any checkpoint opens as a complete model directory.
+    public var checkpointFiles: [URL] {
+        get { runtime.checkpointFiles }
+        set { runtime.checkpointFiles = newValue }
+    }
     public var showProgress: Bool {
         get { runtime.showProgress }
         set { runtime.showProgress = newValue }

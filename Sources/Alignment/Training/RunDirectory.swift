@@ -45,17 +45,25 @@ final class RunDirectory {
 
     /// Writes the checkpoint into a temporary directory, flushes it, then replaces `checkpoint/` in
     /// one atomic exchange: a kill at any point leaves either the previous or the new checkpoint.
-    func saveCheckpoint(model: any CausalLanguageModel, optimizer: Optimizer, state: Data, metadata: [String: String]) throws {
+    func saveCheckpoint(model: any CausalLanguageModel, optimizer: Optimizer, state: Data, metadata: [String: String],
+                        extraFiles: [URL] = []) throws {
         let tmp = temporary
         if exists(tmp) { try FileManager.default.removeItem(at: tmp) }
-        do { try replaceCheckpoint(with: tmp, model: model, optimizer: optimizer, state: state, metadata: metadata) } catch {
+        do {
+            try replaceCheckpoint(with: tmp, model: model, optimizer: optimizer, state: state, metadata: metadata, extraFiles: extraFiles)
+        } catch {
             try? FileManager.default.removeItem(at: tmp)  // a full disk gets its space back
             throw error
         }
     }
 
-    private func replaceCheckpoint(with tmp: URL, model: any CausalLanguageModel, optimizer: Optimizer, state: Data, metadata: [String: String]) throws {
+    private func replaceCheckpoint(with tmp: URL, model: any CausalLanguageModel, optimizer: Optimizer, state: Data, metadata: [String: String],
+                                   extraFiles: [URL]) throws {
         try model.saveHuggingFace(directory: tmp, metadata: metadata)
+        for file in extraFiles {
+            guard let data = FileManager.default.contents(atPath: file.path) else { throw ConfigurationError(file.path, "cannot be read") }
+            try data.write(to: tmp.appendingPathComponent(file.lastPathComponent))
+        }
         if model.hasLoRA { try model.saveLoRAAdapter(directory: tmp.appendingPathComponent("adapter")) }
         try SafeTensors.write(optimizer.state(), to: tmp.appendingPathComponent("optimizer.safetensors"))
         try SafeTensors.atomicWrite(state, to: tmp.appendingPathComponent("trainer_state.json"))

@@ -9,6 +9,8 @@ final class TrainerRuntime {
     let unit: String
     var outputDirectory: URL?
     var showProgress = false
+    /// Files copied into every checkpoint (a tokenizer), so each one is a complete model directory.
+    var checkpointFiles: [URL] = []
     private var directory: RunDirectory?
     private var progressStart = Date()
     private var progressFirst = 0
@@ -71,7 +73,7 @@ final class TrainerRuntime {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             try directory.saveCheckpoint(model: model, optimizer: optimizer, state: try encoder.encode(state),
-                                         metadata: [unit: "\(state.position)"])
+                                         metadata: [unit: "\(state.position)"], extraFiles: checkpointFiles)
         }
     }
 

@@ -57,6 +57,12 @@ public final class TrainingLoop<Stage: TrainingStage> {
     /// of the data file, truncation lengths, the reference model): saved with each checkpoint and
     /// compared on resume, so resuming with other data or another reference is refused.
     public var runSettings: [String: String] = [:]
+    /// Files copied into every checkpoint beside the model (its tokenizer.json and
+    /// tokenizer_config.json, say), so that any checkpoint opens as a complete model directory.
+    public var checkpointFiles: [URL] {
+        get { runtime.checkpointFiles }
+        set { runtime.checkpointFiles = newValue }
+    }
     /// Called after every step (progress display, tests).
     public var onStep: ((StepLog) -> Void)?
     public var showProgress: Bool {

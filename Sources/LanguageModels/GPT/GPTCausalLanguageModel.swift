@@ -7,6 +7,7 @@ extension GPT: CausalLanguageModel {
     public var hasScalarHead: Bool { config.scalarHead }
     public var modelType: String { "gpt2" }
     public var lmHeadWeight: Tensor { wte.weight }
+    public var lmHeadIsPlainLinear: Bool { true }  // tied to the embedding, which LoRA does not adapt
 
     public func withScalarHead(_ scalarHead: Bool, seed: UInt64) -> GPT {
         guard scalarHead != config.scalarHead else { return self }

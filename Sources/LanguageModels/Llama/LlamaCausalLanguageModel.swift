@@ -7,6 +7,7 @@ extension Llama: CausalLanguageModel {
     public var hasScalarHead: Bool { config.scalarHead }
     public var modelType: String { config.family.rawValue }
     public var lmHeadWeight: Tensor { lmHead?.weight ?? model.embedTokens.weight }
+    public var lmHeadIsPlainLinear: Bool { lmHead?.lora == nil }
 
     public func withScalarHead(_ scalarHead: Bool, seed: UInt64) -> Llama {
         guard scalarHead != config.scalarHead else { return self }

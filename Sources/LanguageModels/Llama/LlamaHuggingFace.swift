@@ -93,7 +93,8 @@ extension Llama {
     public func saveHuggingFace(directory: URL, metadata: [String: String] = [:]) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let data = try JSONSerialization.data(withJSONObject: LlamaHuggingFaceConfig.json(config), options: [.prettyPrinted, .sortedKeys])
-        try SafeTensors.write(Dictionary(uniqueKeysWithValues: namedParameters().map { ($0.name, $0.tensor) }),
+        // The base weights only: LoRA adapters are saved apart, in PEFT's layout.
+        try SafeTensors.write(Dictionary(uniqueKeysWithValues: baseNamedParameters().map { ($0.name, $0.tensor) }),
                               metadata: metadata.merging(["format": "pt"]) { a, _ in a },
                               to: directory.appendingPathComponent("model.safetensors"))
         try SafeTensors.atomicWrite(data, to: directory.appendingPathComponent("config.json"))

@@ -103,6 +103,8 @@ enum LlamaHuggingFaceConfig {
             }
         } else {
             slidingWindow = try integer("sliding_window")
+            // transformers' MistralConfig defaults an absent sliding_window to 4096 (null means none).
+            if family == .mistral && json["sliding_window"] == nil { slidingWindow = 4096 }
         }
         if let raw = value("layer_types") {
             guard let list = raw as? [Any], list.allSatisfy({ $0 as? String == "full_attention" }) else {

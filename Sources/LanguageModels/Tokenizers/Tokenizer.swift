@@ -9,11 +9,21 @@ public protocol Tokenizer: Sendable {
     func encode(_ text: String, addSpecialTokens: Bool) -> [Int]
     /// Decodes ids; special tokens are dropped.
     func decode(_ ids: [Int]) -> String
+    /// The text of the BOS token that `encode(_:addSpecialTokens: true)` puts first, if any.
+    var bosText: String? { get }
 }
 
 extension Tokenizer {
     /// Tokenizers without special-token templates encode the same either way.
     public func encode(_ text: String, addSpecialTokens: Bool) -> [Int] { encode(text) }
+    public var bosText: String? { nil }
+
+    /// Ids of a prompt: with the tokenizer's special tokens (Llama's BOS), unless the text already
+    /// starts with the BOS text, as a chat template that writes BOS leaves it (no second BOS).
+    public func encodePrompt(_ text: String) -> [Int] {
+        let hasBOS = bosText.map { !$0.isEmpty && text.hasPrefix($0) } ?? false
+        return encode(text, addSpecialTokens: !hasBOS)
+    }
 }
 
 /// UTF-8 bytes as tokens 0...255, then EOS (256) and PAD (257).

@@ -5,9 +5,9 @@
 ///
 /// `parameters` are the leaves `body` reads: their gradients accumulate during the recomputation,
 /// and listing them records the step even when `input` needs no gradient (frozen embeddings under
-/// LoRA). `beforeRecompute` restores any random state `body` draws from (dropout), so that the
-/// recomputation sees the same values as the forward pass.
-public func checkpointed(_ input: Tensor, parameters: [Tensor], beforeRecompute: @escaping () -> Void = {},
+/// LoRA). `beforeRecompute` rewinds any random state `body` draws from (dropout), so that the
+/// recomputation sees the same values as the forward pass, and returns what puts it back after.
+public func checkpointed(_ input: Tensor, parameters: [Tensor], beforeRecompute: @escaping () -> (() -> Void) = { {} },
                          _ body: @escaping (Tensor) -> Tensor) -> Tensor {
     let trainable = parameters.filter(\.requiresGrad)
     guard GradMode.enabled, input.requiresGrad || !trainable.isEmpty else { return body(input) }
@@ -15,7 +15,8 @@ public func checkpointed(_ input: Tensor, parameters: [Tensor], beforeRecompute:
     let saved = input.detach()
     let inputNeedsGrad = input.requiresGrad
     return output.recording("checkpoint", [input] + trainable) { g in
-        beforeRecompute()
+        let restore = beforeRecompute()
+        defer { restore() }
         let x = saved.detach().requiringGrad(inputNeedsGrad)
         let state = AutogradThreadState.current
         let wasEnabled = state.gradEnabled
