@@ -8,16 +8,7 @@ enum HuggingFaceGPT2Config {
     static let keys = ["vocabSize": "vocab_size", "contextLength": "n_positions", "dModel": "n_embd", "layers": "n_layer",
                        "heads": "n_head", "layerNormEps": "layer_norm_epsilon"]
 
-    static func read(_ url: URL) throws -> GPTConfig {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw SafeTensorsError(file: url.path, reason: "cannot read: \(SafeTensors.systemReason(error))")
-        }
-        guard let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw SafeTensorsError(file: url.path, reason: "not a JSON object")
-        }
-        return try parse(json, file: url.path)
-    }
+    static func read(_ url: URL) throws -> GPTConfig { try parse(ConfigJSON.read(url), file: url.path) }
 
     static func parse(_ json: [String: Any], file: String) throws -> GPTConfig {
         func setting(_ key: String) -> String { "\(file): \(key)" }

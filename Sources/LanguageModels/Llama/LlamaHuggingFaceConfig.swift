@@ -6,16 +6,7 @@ import NN
 /// raised before anything is allocated. Reads both the rotary layout of transformers 5
 /// (`rope_parameters`) and the older one (`rope_theta` plus `rope_scaling`).
 enum LlamaHuggingFaceConfig {
-    static func read(_ url: URL) throws -> LlamaConfig {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw SafeTensorsError(file: url.path, reason: "cannot read: \(SafeTensors.systemReason(error))")
-        }
-        guard let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw SafeTensorsError(file: url.path, reason: "not a JSON object")
-        }
-        return try parse(json, file: url.path)
-    }
+    static func read(_ url: URL) throws -> LlamaConfig { try parse(ConfigJSON.read(url), file: url.path) }
 
     static func parse(_ json: [String: Any], file: String) throws -> LlamaConfig {
         func setting(_ key: String) -> String { "\(file): \(key)" }
