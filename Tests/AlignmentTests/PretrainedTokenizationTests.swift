@@ -50,4 +50,18 @@ final class PretrainedTokenizationTests: XCTestCase {
         let b = Tokenization(tokenizer: ByteTokenizer(), policy: policy, jointly: true).pair(prompt: "Human: hi\n\nAssistant: ", completion: "yo", report: &report)
         XCTAssertEqual(a, b)
     }
+
+    func testACompletionEndingWithTheEOSTextGetsNoSecondEOS() throws {
+        let tok = try tokenizer("llama2")
+        let eosText = try XCTUnwrap(tok.eosText)
+        var report = DataReport()
+        for jointly in [false, true] {
+            let t = Tokenization(tokenizer: tok, policy: TruncationPolicy(maxLength: 200, maxPromptLength: 100), jointly: jointly)
+            let templated = try XCTUnwrap(t.pair(prompt: "[INST] hi [/INST]", completion: " yes" + eosText, report: &report))
+            XCTAssertEqual(templated.completion.filter { $0 == tok.eosToken }.count, 1, "jointly \(jointly)")
+            XCTAssertEqual(templated.completion.last, tok.eosToken)
+            let plain = try XCTUnwrap(t.pair(prompt: "[INST] hi [/INST]", completion: " yes", report: &report))
+            XCTAssertEqual(plain.completion.last, tok.eosToken)
+        }
+    }
 }

@@ -145,13 +145,16 @@ public struct Tokenization: Sendable {
     public func pair(prompt: String, completion: String, report: inout DataReport) -> TokenizedPair? {
         report.examples += 1
         var p = tokenizer.encodePrompt(prompt)
+        // EOS ends every completion, once: not again when the text already ends with it (a chat
+        // template's end of turn), as TRL's SFT checks.
+        let eos = (tokenizer.eosText.map { !$0.isEmpty && completion.hasSuffix($0) } ?? false) ? [] : [tokenizer.eosToken]
         let c: [Int]
         if jointly {
             let full = tokenizer.encodePrompt(prompt + completion)
             let split = Swift.min(p.count, full.count)
-            (p, c) = (Array(full[..<split]), Array(full[split...]) + [tokenizer.eosToken])
+            (p, c) = (Array(full[..<split]), Array(full[split...]) + eos)
         } else {
-            c = tokenizer.encode(completion, addSpecialTokens: false) + [tokenizer.eosToken]
+            c = tokenizer.encode(completion, addSpecialTokens: false) + eos
         }
         let (pair, truncated) = policy.apply(prompt: p, completion: c)
         if pair.completion.isEmpty || pair.prompt.isEmpty {

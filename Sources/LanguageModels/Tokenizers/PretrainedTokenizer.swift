@@ -101,6 +101,7 @@ public struct PretrainedTokenizer: Tokenizer {
     /// The end-of-sequence id, or -1 (never produced by a model) when tokenizer_config.json names none.
     public var eosToken: Int { eosTokenID ?? -1 }
     public var bosText: String? { bosTokenID.flatMap(token(of:)) }
+    public var eosText: String? { eosTokenID.flatMap(token(of:)) }
 
     /// The padding id; without one in tokenizer_config.json, the EOS id (the usual convention),
     /// else the unknown token, else 0.

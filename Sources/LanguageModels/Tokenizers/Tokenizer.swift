@@ -11,12 +11,15 @@ public protocol Tokenizer: Sendable {
     func decode(_ ids: [Int]) -> String
     /// The text of the BOS token that `encode(_:addSpecialTokens: true)` puts first, if any.
     var bosText: String? { get }
+    /// The text of the EOS token, when it has one (a chat template may write it).
+    var eosText: String? { get }
 }
 
 extension Tokenizer {
     /// Tokenizers without special-token templates encode the same either way.
     public func encode(_ text: String, addSpecialTokens: Bool) -> [Int] { encode(text) }
     public var bosText: String? { nil }
+    public var eosText: String? { nil }
 
     /// Ids of a prompt: with the tokenizer's special tokens (Llama's BOS), unless the text already
     /// starts with the BOS text, as a chat template that writes BOS leaves it (no second BOS).
