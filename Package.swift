@@ -64,7 +64,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "train-bench",
-            dependencies: ["LanguageModels", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Alignment", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/train-bench"
         ),
         .target(name: "TestSupport", dependencies: ["TensorCore"], path: "Tests/TestSupport"),

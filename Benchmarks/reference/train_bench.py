@@ -4,7 +4,15 @@
     python Benchmarks/reference/train_bench.py --vocab 64 --d-model 128 --layers 4 --heads 4 --seq 64 --batch 32 --json
     python Benchmarks/reference/train_bench.py ... --generate   # KV-cache sampling with transformers' generate
 
-Prints {"ms_per_step", "tokens_per_s", "gflops", "peak_rss_mb"} (median step), like train-bench.
+    # Llama family (transformers LlamaForCausalLM from a random config; LoRA through peft):
+    pip install torch transformers peft
+    python Benchmarks/reference/train_bench.py --arch llama --vocab 49152 --d-model 576 --layers 30 --heads 9 \
+        --kv-heads 3 --intermediate 1536 --seq 256 --batch 4 --threads 2 --json            # full fine-tuning
+    python Benchmarks/reference/train_bench.py --arch llama ... --lora-rank 16 --dpo        # LoRA DPO step
+    python Benchmarks/reference/train_bench.py --arch llama ... --generate --seq 128       # generate()
+
+Prints {"ms_per_step", "tokens_per_s", "gflops", "peak_rss_mb"} (median step), like train-bench;
+--arch llama adds "arch", "mode", "parameters" and "trainable_parameters".
 """
 import argparse
 import json
@@ -63,6 +71,13 @@ def main():
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--arch", choices=["gpt2", "llama"], default="gpt2")
+    p.add_argument("--kv-heads", type=int, default=None)
+    p.add_argument("--intermediate", type=int, default=None)
+    p.add_argument("--lora-rank", type=int, default=None)
+    p.add_argument("--dpo", action="store_true")
+    p.add_argument("--untie-embeddings", action="store_true")
+    p.add_argument("--gradient-checkpointing", action="store_true")
     p.add_argument("--generate", action="store_true")
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
     p.add_argument("--json", action="store_true")
@@ -70,6 +85,9 @@ def main():
     if a.threads:
         torch.set_num_threads(a.threads)
     torch.manual_seed(0)
+    if a.arch == "llama":
+        from llama_bench import run_llama
+        return run_llama(a)
     times = []
     tokens = a.batch * a.seq
     if a.generate:

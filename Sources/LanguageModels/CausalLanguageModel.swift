@@ -77,7 +77,8 @@ extension CausalLanguageModel {
     /// Negative log-likelihood [B, T-1] of each next token: position t of `hidden` [B, T, d] scored
     /// on `targets` [B, T-1] (0 where a target is `ignoreIndex`). From a vocabulary of
     /// `fusedHeadMinimumVocabulary` up, the LM head and cross-entropy run fused in row chunks
-    /// (`linearCrossEntropy`), so no [B, T, vocab] tensor exists; below it, through the logits.
+    /// (`linearCrossEntropy`), so no [B, T, vocab] tensor of logits exists (backward keeps the
+    /// probabilities only when they fit in 256 MB); below it, through the logits.
     /// `temperature` divides the logits first (PPO scores its samples at the sampling temperature).
     public func nextTokenNLL(fromHidden hidden: Tensor, targets: IndexTensor, ignoreIndex: Int = -100,
                              temperature: Float = 1) -> Tensor {

@@ -58,7 +58,7 @@ public final class LlamaMLP: Module {
         downProj = Llama.initLinear(c.intermediateSize, c.hiddenSize, bias: c.mlpBias, c, &generator)
     }
 
-    func callAsFunction(_ x: Tensor) -> Tensor { downProj(gateProj(x).silu() * upProj(x)) }
+    func callAsFunction(_ x: Tensor) -> Tensor { downProj(swiGLU(gate: gateProj(x), up: upProj(x))) }
 }
 
 /// A fused RMSNorm layer (the `rmsNorm` op) with a learned scale initialised to 1.

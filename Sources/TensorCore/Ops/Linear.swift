@@ -29,20 +29,23 @@ public func linear(_ input: Tensor, weight: Tensor, bias: Tensor? = nil) -> Tens
     var inputs = [input, weight]
     if let bias { inputs.append(bias) }
     let inShape = input.shape
+    // The backward pass keeps the input only for the weight's gradient: a frozen layer (LoRA's
+    // base) then holds no activation of its own.
+    let needInput = input.requiresGrad, keptInput = weight.requiresGrad ? x2 : nil
     return out.recording("linear", inputs) { g in
         let g2 = g.contiguousData().reshaped([rows, outF])
         defer { withExtendedLifetime(g2) {} }
         var grads: [Tensor?] = []
-        if input.requiresGrad {
+        if needInput {
             let dx = Tensor(uninitializedShape: [rows, inF])
             Kernels.gemm(m: rows, n: inF, k: outF, Kernels.gemmOperand(g2), Kernels.gemmOperand(w), beta: 0, dx.pointer, ldc: inF)
             grads.append(dx.reshaped(inShape))
         } else {
             grads.append(nil)
         }
-        if weight.requiresGrad {
+        if let keptInput {
             let dw = Tensor(uninitializedShape: [outF, inF])
-            Kernels.gemm(m: outF, n: inF, k: rows, Kernels.gemmOperand(g2, transposed: true), Kernels.gemmOperand(x2),
+            Kernels.gemm(m: outF, n: inF, k: rows, Kernels.gemmOperand(g2, transposed: true), Kernels.gemmOperand(keptInput),
                          beta: 0, dw.pointer, ldc: inF)
             grads.append(dw)
         } else {
