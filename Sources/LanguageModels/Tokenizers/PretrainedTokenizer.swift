@@ -41,9 +41,8 @@ public struct PretrainedTokenizer: Tokenizer {
     public init(tokenizerJSON: URL, config: URL? = nil) throws {
         let root = try JSONField.parse(tokenizerJSON)
         try root.requireObject()
-        for key in ["truncation", "padding"] where !root[key].isNull {
-            throw root[key].error("must be null: truncation and padding are not supported")
-        }
+        // "truncation" and "padding" are ignored, as transformers resets them on every call; the
+        // trainers truncate and pad batches themselves.
         model = try BPEModel(root["model"])
         normalizer = root["normalizer"].isNull ? nil : try Normalizer(root["normalizer"])
         preTokenizer = root["pre_tokenizer"].isNull ? nil : try PreTokenizer(root["pre_tokenizer"])

@@ -42,7 +42,6 @@ final class HostileTokenizerFileTests: XCTestCase {
         try assertRefused(field: "post_processor.single[0].Sequence.id", says: "sequence A") {
             $0["post_processor"] = ["type": "TemplateProcessing", "single": [["Sequence": ["id": "B", "type_id": 0]]], "special_tokens": [:]]
         }
-        try assertRefused(field: "truncation", says: "must be null") { $0["truncation"] = ["max_length": 8] }
         try assertRefused(field: "model.dropout", says: "random") { j in self.model(&j) { $0["dropout"] = 0.1 } }
     }
 
@@ -144,5 +143,20 @@ final class TokenizerJSONTests: XCTestCase {
         let url = try write(#"{"model": {"type": "BPE", "vocab": {"a": 0, "a": 1}, "merges": []}}"#)
         defer { try? FileManager.default.removeItem(at: url) }
         XCTAssertThrowsError(try PretrainedTokenizer(tokenizerJSON: url)) { XCTAssertTrue("\($0)".contains("model.vocab.a: \"a\" appears twice"), "\($0)") }
+    }
+
+    /// tokenizer.json's truncation and padding sections do not change encode, as in transformers,
+    /// which resets them on every call.
+    func testTruncationAndPaddingSectionsAreIgnored() throws {
+        let plainDir = try TokenizerFixtures.edited("gpt2", config: nil) { _ in }
+        let editedDir = try TokenizerFixtures.edited("gpt2", config: nil) {
+            $0["truncation"] = ["direction": "Right", "max_length": 2, "strategy": "LongestFirst", "stride": 0]
+            $0["padding"] = ["strategy": ["Fixed": 64], "direction": "Right", "pad_id": 0, "pad_type_id": 0, "pad_token": "<pad>"]
+        }
+        defer { for dir in [plainDir, editedDir] { try? FileManager.default.removeItem(at: dir) } }
+        let plain = try PretrainedTokenizer(directory: plainDir), edited = try PretrainedTokenizer(directory: editedDir)
+        let text = "a longer text than two tokens"
+        XCTAssertEqual(edited.encode(text), plain.encode(text))
+        XCTAssertGreaterThan(edited.encode(text).count, 2)
     }
 }
