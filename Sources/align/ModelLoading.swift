@@ -93,3 +93,14 @@ func saveTokenizerFiles(explicit: String?, model: String?, into directories: [St
         }
     }
 }
+
+/// Refuses a chat template whose special tokens (its BOS and end-of-turn markers) are not tokens of
+/// the run's Hugging Face tokenizer: they would be encoded as plain text, and the model would never
+/// see a real BOS or learn to end its turn.
+func checkChatTemplate(_ template: ChatTemplate?, fits tokenizer: any Tokenizer, tokenizerPath: String) throws {
+    guard let template, let pretrained = tokenizer as? PretrainedTokenizer else { return }
+    for marker in [template.bosText, template.endOfTurn].compactMap({ $0 }) where !marker.isEmpty && pretrained.id(of: marker) == nil {
+        throw ConfigurationError("--chat-template", "\(template.rawValue) writes \(marker), which is not a token of the tokenizer in "
+                                 + "\(tokenizerPath); choose the template of this model")
+    }
+}

@@ -104,6 +104,9 @@ struct TrainingOptions: ParsableArguments {
         }
         let tokenizer = try resolvedTokenizer()
         if let path = self.model { try checkTokenizer(tokenizer, fits: model, option: "--model", path: path) }
+        if let dir = self.tokenizer ?? self.model {
+            try checkChatTemplate(chatTemplate ?? ((try? modelChatTemplate(dir)) ?? nil), fits: tokenizer, tokenizerPath: dir)
+        }
         return Tokenization(tokenizer: tokenizer, policy: TruncationPolicy(maxLength: length, maxPromptLength: promptLength), jointly: jointly)
     }
 
@@ -416,6 +419,8 @@ struct PPOCommand: ParsableCommand {
         do {
             let tokenizer = try loadTokenizer(explicit: self.tokenizer, model: model)
             let sft = try load(model, option: "--model", tokenizer: tokenizer)
+            let tokenizerDir = self.tokenizer ?? model
+            try checkChatTemplate(chatTemplate ?? ((try? modelChatTemplate(tokenizerDir)) ?? nil), fits: tokenizer, tokenizerPath: tokenizerDir)
             let policy = sft.withScalarHead(true, seed: seed)
             policy.gradientCheckpointing = gradientCheckpointing
             let loraSettings = try lora.apply(to: policy, seed: seed)

@@ -105,4 +105,16 @@ final class PretrainedModelCLITests: XCTestCase {
         XCTAssertNotEqual(refused.status, 0)
         XCTAssertTrue(refused.stderr.contains("--batch-size, --max-new-tokens"), refused.summary)
     }
+
+    func testAChatTemplateWhoseMarkersTheTokenizerLacksIsRefused() throws {
+        // The fixture tokenizer has <|im_end|> but not Llama-3's <|eot_id|>.
+        let refused = try Executables.run("align", ["sft", "--model", model, "--chat-template", "llama3", "--batch-size", "2",
+                                                     "--max-length", "64", "--data", path("sft.jsonl"), "--output", path("llama3")], in: directory)
+        XCTAssertEqual(refused.reason, .exit)
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.stderr.contains("--chat-template") && refused.stderr.contains("<|eot_id|>"), refused.summary)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("llama3/checkpoint")))
+        try align(["sft", "--model", model, "--chat-template", "chatml", "--batch-size", "2", "--max-length", "64",
+                   "--data", path("sft.jsonl"), "--output", path("chatml")])
+    }
 }
