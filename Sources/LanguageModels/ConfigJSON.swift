@@ -14,4 +14,16 @@ enum ConfigJSON {
         }
         return json
     }
+
+    /// The field's value, nil when it is absent or null (transformers' default then applies).
+    static func value(_ key: String, in object: [String: Any]) -> Any? { object[key].flatMap { $0 is NSNull ? nil : $0 } }
+
+    /// A boolean field, nil when absent or null; anything else is an error naming `setting`.
+    static func flag(_ key: String, in object: [String: Any], setting: String) throws -> Bool? {
+        guard let raw = value(key, in: object) else { return nil }
+        guard let n = raw as? NSNumber, JSONValue.isBoolean(n) else {
+            throw ConfigurationError(setting, "must be true or false, got \(JSONValue.describe(raw))")
+        }
+        return n.boolValue
+    }
 }

@@ -14,10 +14,7 @@ public enum PretrainedModel {
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), !isDirectory.boolValue else {
             throw ConfigurationError(url.path, "does not exist: a model directory needs config.json (transformers' save_pretrained layout)")
         }
-        guard let data = FileManager.default.contents(atPath: url.path) else { throw ConfigurationError(url.path, "cannot be read") }
-        guard let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw ConfigurationError(url.path, "is not a JSON object")
-        }
+        let json = try ConfigJSON.read(url)
         guard let type = json["model_type"] as? String else {
             throw ConfigurationError("\(url.path): model_type", "is missing; expected one of \(supportedModelTypes.joined(separator: ", "))")
         }

@@ -91,7 +91,7 @@ struct TrainingOptions: ParsableArguments {
 
     /// Truncation to --max-length and --max-prompt-length, defaulted and checked against `model`'s context.
     /// `jointly`: SFT encodes prompt + completion as one text, as TRL's SFT does.
-    func tokenization(for model: any CausalLanguageModel, jointly: Bool = false) throws -> Tokenization {
+    func tokenization(for model: any CausalLanguageModel, tokenizer: any Tokenizer, jointly: Bool = false) throws -> Tokenization {
         let context = model.contextLength
         let contextSource = self.model.map { "the context \(context) of --model \($0)" } ?? "--context \(context)"
         let length = maxLength ?? context
@@ -102,8 +102,6 @@ struct TrainingOptions: ParsableArguments {
             let lengthSource = maxLength == nil ? "\(length) (\(contextSource))" : "\(length)"
             throw ConfigurationError("--max-prompt-length", "must be < --max-length \(lengthSource), got \(promptLength)")
         }
-        let tokenizer = try resolvedTokenizer()
-        if let path = self.model { try checkTokenizer(tokenizer, fits: model, option: "--model", path: path) }
         if let dir = self.tokenizer ?? self.model {
             try checkChatTemplate(chatTemplate ?? ((try? modelChatTemplate(dir)) ?? nil), fits: tokenizer, tokenizerPath: dir)
         }
@@ -124,16 +122,16 @@ struct TrainingOptions: ParsableArguments {
                         "micro-batches of \(Int(rows)) sequences of up to \(longest) tokens", options: "--batch-size / --grad-accum, --max-length")
     }
 
-    /// The starting model: loaded (with a scalar head added or removed as the stage needs) or newly
-    /// built for the tokenizer's vocabulary.
-    func loadOrBuild(scalarHead: Bool) throws -> any CausalLanguageModel {
+    /// The starting model: loaded (with a scalar head added or removed as the stage needs) and checked
+    /// against `tokenizer`, or newly built for the tokenizer's vocabulary.
+    func loadOrBuild(scalarHead: Bool, tokenizer: any Tokenizer) throws -> any CausalLanguageModel {
         let built: any CausalLanguageModel
         if let model {
             let loaded = try loadModel(model, option: "--model")
-            try checkTokenizer(try resolvedTokenizer(), fits: loaded, option: "--model", path: model)
+            try checkTokenizer(tokenizer, fits: loaded, option: "--model", path: model)
             built = loaded.withScalarHead(scalarHead, seed: seed)
         } else {
-            let vocab = try resolvedTokenizer().vocabSize
+            let vocab = tokenizer.vocabSize
             try checkNewModelSize(vocab: vocab, context: context, dModel: dModel, layers: layers)
             built = GPT(GPTConfig(vocabSize: vocab, contextLength: context, dModel: dModel, layers: layers, heads: heads, scalarHead: scalarHead),
                         seed: seed)
@@ -208,10 +206,11 @@ struct SFT: ParsableCommand {
 
     func run() throws {
         do {
-            let model = try options.loadOrBuild(scalarHead: false)
+            let tokenizer = try options.resolvedTokenizer()
+            let model = try options.loadOrBuild(scalarHead: false, tokenizer: tokenizer)
             let loraSettings = try lora.apply(to: model, seed: options.seed)
             var report = DataReport()
-            let t = try options.tokenization(for: model, jointly: true)
+            let t = try options.tokenization(for: model, tokenizer: tokenizer, jointly: true)
             let pairs = try reading("--data") { try options.withChatTemplate { try JSONL.sftExamples(at: data, chatTemplate: $0) } }.compactMap { t.pair(prompt: $0.prompt, completion: $0.completion, report: &report) }
             var evalReport = DataReport()
             let held = try options.evalData.map { path in
@@ -236,9 +235,10 @@ struct Reward: ParsableCommand {
 
     func run() throws {
         do {
-            let model = try options.loadOrBuild(scalarHead: true)
+            let tokenizer = try options.resolvedTokenizer()
+            let model = try options.loadOrBuild(scalarHead: true, tokenizer: tokenizer)
             let loraSettings = try lora.apply(to: model, seed: options.seed)
-            let t = try options.tokenization(for: model)
+            let t = try options.tokenization(for: model, tokenizer: tokenizer)
             let (pairs, report) = try reading("--data") { try options.withChatTemplate { try tokenizePreferences(data, t, chatTemplate: $0) } }
             let held = try options.evalData.map { path in try reading("--eval-data") { try options.withChatTemplate { try tokenizePreferences(path, t, chatTemplate: $0).0 } } } ?? []
             try options.checkExamples(pairs.count, report: report, data: data, evaluation: held.count, longest: longestPair(pairs),
@@ -280,9 +280,10 @@ struct DPO: ParsableCommand {
 
     func run() throws {
         do {
-            let policy = try options.loadOrBuild(scalarHead: false)
+            let tokenizer = try options.resolvedTokenizer()
+            let policy = try options.loadOrBuild(scalarHead: false, tokenizer: tokenizer)
             let loraSettings = try lora.apply(to: policy, seed: options.seed)
-            let t = try options.tokenization(for: policy)
+            let t = try options.tokenization(for: policy, tokenizer: tokenizer)
             let (pairs, report) = try reading("--data") { try options.withChatTemplate { try tokenizePreferences(data, t, chatTemplate: $0) } }
             let held = try options.evalData.map { path in try reading("--eval-data") { try options.withChatTemplate { try tokenizePreferences(path, t, chatTemplate: $0).0 } } } ?? []
             try options.checkExamples(pairs.count, report: report, data: data, evaluation: held.count, longest: longestPair(pairs),

@@ -26,12 +26,7 @@ extension GPT: CausalLanguageModel {
     /// Compares the GPT-2 keys of config.json (sizes, dropout, the scalar head) before any weights are
     /// read, so that another model size is a listed difference, not a shape failure.
     public func architectureDifferences(configFile: URL) throws -> [String] {
-        guard let data = FileManager.default.contents(atPath: configFile.path) else {
-            throw ConfigurationError(configFile.path, "cannot be read")
-        }
-        guard let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw ConfigurationError(configFile.path, "is not a JSON object")
-        }
+        let json = try ConfigJSON.read(configFile)
         let c = config
         var out: [String] = []
         if let type = json["model_type"] as? String, type != modelType {

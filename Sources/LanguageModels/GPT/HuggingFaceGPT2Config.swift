@@ -12,8 +12,7 @@ enum HuggingFaceGPT2Config {
 
     static func parse(_ json: [String: Any], file: String) throws -> GPTConfig {
         func setting(_ key: String) -> String { "\(file): \(key)" }
-        /// The field's value, nil when it is absent or null (transformers' default then applies).
-        func value(_ key: String) -> Any? { json[key].flatMap { $0 is NSNull ? nil : $0 } }
+        func value(_ key: String) -> Any? { ConfigJSON.value(key, in: json) }
         func integer(_ key: String) throws -> Int {
             guard let raw = json[key] else { throw ConfigurationError(setting(key), "is missing; GPT-2's config.json needs it") }
             guard let i = JSONValue.integer(raw) else {
@@ -21,13 +20,7 @@ enum HuggingFaceGPT2Config {
             }
             return i
         }
-        func flag(_ key: String) throws -> Bool? {
-            guard let raw = value(key) else { return nil }
-            guard let n = raw as? NSNumber, JSONValue.isBoolean(n) else {
-                throw ConfigurationError(setting(key), "must be true or false, got \(JSONValue.describe(raw))")
-            }
-            return n.boolValue
-        }
+        func flag(_ key: String) throws -> Bool? { try ConfigJSON.flag(key, in: json, setting: setting(key)) }
 
         var layerNormEps: Float = 1e-5
         if let raw = value("layer_norm_epsilon") {

@@ -25,11 +25,7 @@ extension Llama: CausalLanguageModel {
     /// weights are read, so another model size is a listed difference, not a shape failure. An
     /// unreadable or invalid config.json is a thrown error.
     public func architectureDifferences(configFile: URL) throws -> [String] {
-        let data: Data
-        do { data = try Data(contentsOf: configFile) } catch { throw ConfigurationError(configFile.path, "cannot be read") }
-        guard let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw ConfigurationError(configFile.path, "is not a JSON object")
-        }
+        let json = try ConfigJSON.read(configFile)
         if let type = json["model_type"] as? String, type != modelType {
             return ["model model_type: checkpoint \(type), this run \(modelType)"]
         }

@@ -10,8 +10,7 @@ enum LlamaHuggingFaceConfig {
 
     static func parse(_ json: [String: Any], file: String) throws -> LlamaConfig {
         func setting(_ key: String) -> String { "\(file): \(key)" }
-        /// The field's value, nil when it is absent or null (transformers' default then applies).
-        func value(_ key: String, in object: [String: Any] = json) -> Any? { object[key].flatMap { $0 is NSNull ? nil : $0 } }
+        func value(_ key: String, in object: [String: Any] = json) -> Any? { ConfigJSON.value(key, in: object) }
         func integer(_ key: String, in object: [String: Any] = json, prefix: String = "") throws -> Int? {
             guard let raw = value(key, in: object) else { return nil }
             guard let i = JSONValue.integer(raw) else {
@@ -30,13 +29,7 @@ enum LlamaHuggingFaceConfig {
             }
             return n
         }
-        func flag(_ key: String) throws -> Bool? {
-            guard let raw = value(key) else { return nil }
-            guard let n = raw as? NSNumber, JSONValue.isBoolean(n) else {
-                throw ConfigurationError(setting(key), "must be true or false, got \(JSONValue.describe(raw))")
-            }
-            return n.boolValue
-        }
+        func flag(_ key: String) throws -> Bool? { try ConfigJSON.flag(key, in: json, setting: setting(key)) }
 
         // Architecture.
         let families = LlamaConfig.Family.allCases.map(\.rawValue).map { "\"\($0)\"" }.joined(separator: ", ")
