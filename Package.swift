@@ -9,6 +9,8 @@ let package = Package(
         .library(name: "NN", targets: ["NN"]),
         .library(name: "LanguageModels", targets: ["LanguageModels"]),
         .library(name: "Alignment", targets: ["Alignment"]),
+        // Data-parallel training over Open MPI; a separate product so the layers above never need MPI.
+        .library(name: "DistributedTraining", targets: ["DistributedTraining"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -30,9 +32,19 @@ let package = Package(
         .target(name: "LanguageModels", dependencies: ["NN"], path: "Sources/LanguageModels"),
         // SFT, reward, DPO family and PPO on any CausalLanguageModel.
         .target(name: "Alignment", dependencies: ["LanguageModels"], path: "Sources/Alignment"),
+        // MPI through pkg-config's ompi-c when libopenmpi-dev is installed; without it the shim
+        // compiles to stubs that report MPI unavailable, so `swift build` never needs MPI.
+        .systemLibrary(
+            name: "CMPI",
+            path: "Sources/CMPI",
+            pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]
+        ),
+        // Alignment's DataParallelGroup over MPI_COMM_WORLD (started only under mpirun).
+        .target(name: "DistributedTraining", dependencies: ["Alignment", "CMPI"], path: "Sources/DistributedTraining"),
         .executableTarget(
             name: "align",
-            dependencies: ["Alignment", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Alignment", "DistributedTraining", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/align"
         ),
         .target(name: "RLAIFLab", dependencies: ["Alignment"], path: "Examples/RLAIFLab"),

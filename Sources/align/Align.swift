@@ -1,5 +1,6 @@
 import Alignment
 import ArgumentParser
+import DistributedTraining
 import Foundation
 import LanguageModels
 
@@ -38,7 +39,9 @@ func printJSON(_ object: [String: Any]) throws {
 }
 
 func fail(_ error: Error) -> Never {
-    FileHandle.standardError.write(Data("align: \(error)\n".utf8))
+    FileHandle.standardError.write(Data("align\(rankSuffix): \(error)\n".utf8))
+    // Under mpirun the other ranks would wait for this one in their next collective: end the job.
+    MPICommunicator.started?.abort(code: 1)
     Foundation.exit(1)
 }
 

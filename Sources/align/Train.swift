@@ -1,5 +1,6 @@
 import Alignment
 import ArgumentParser
+import DistributedTraining
 import Foundation
 import LanguageModels
 
@@ -34,6 +35,10 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Seed for data order and initialisation.") var seed: UInt64 = 0
     @Option(help: "Chat template that renders message-list lines (TRL's conversational format) into prompt and completion text (default: the one --model's tokenizer_config.json names, if supported). String fields are used as they are.")
     var chatTemplate: ChatTemplate?
+    @Option(help: "Stop after N >= 1 optimizer steps of this invocation and save a checkpoint; the same command continues from it (a long run split into jobs).")
+    var stopAfter: Int?
+    @Option(help: "Under mpirun: compare the ranks' parameter and optimizer-state checksums every N >= 1 steps (always done once at the end).")
+    var checkReplicasEvery: Int?
 
     static let maximumEpochs = 1_000_000
 
@@ -65,6 +70,8 @@ struct TrainingOptions: ParsableArguments {
             }
             if let saveEvery { try Validate.positive(saveEvery, "--save-every") }
             try Validate.positive(evalEvery, "--eval-every")
+            if let stopAfter { try Validate.positive(stopAfter, "--stop-after") }
+            if let checkReplicasEvery { try Validate.positive(checkReplicasEvery, "--check-replicas-every") }
         }
     }
 
@@ -164,14 +171,28 @@ struct TrainingOptions: ParsableArguments {
 
     func run<S: TrainingStage>(_ stage: S, _ examples: [S.Example], report: DataReport, evaluation: [S.Example] = [],
                                settings: [String: String]) throws {
-        FileHandle.standardError.write(Data("data: \(report)\n".utf8))
-        let loop = try TrainingLoop(stage: stage, examples: examples, config: trainerConfig(), outputDirectory: URL(fileURLWithPath: output))
+        let world = try startDataParallel(settings: settings, examples: examples.count, evaluation: evaluation.count)
+        if isPrimaryRank { FileHandle.standardError.write(Data("data: \(report)\n".utf8)) }
+        let loop = try TrainingLoop(stage: stage, examples: examples, config: trainerConfig(), outputDirectory: URL(fileURLWithPath: output),
+                                    dataParallel: world)
         loop.evaluationExamples = evaluation
         loop.runSettings = settings
         loop.checkpointFiles = tokenizerFiles(explicit: tokenizer, model: model)
-        if try loop.resumeIfPossible() { FileHandle.standardError.write(Data("resumed at step \(loop.step)\n".utf8)) }
-        loop.showProgress = true
-        try loop.train()
+        if try loop.resumeIfPossible(), isPrimaryRank { FileHandle.standardError.write(Data("resumed at step \(loop.step)\n".utf8)) }
+        loop.showProgress = isPrimaryRank
+        if let world, let every = checkReplicasEvery {
+            loop.onStep = { log in
+                guard log.step % every == 0 else { return }
+                do { try ReplicaState.verify(world, model: stage.model, optimizer: loop.optimizer) } catch { fail(error) }
+            }
+        }
+        let (start, clock) = (loop.step, Date())
+        try loop.train(maxSteps: stopAfter)
+        if loop.step < loop.totalSteps { try loop.saveCheckpoint() }
+        if let world {
+            try reportDataParallel(world, model: stage.model, optimizer: loop.optimizer, steps: loop.step - start, seconds: Date().timeIntervalSince(clock))
+        }
+        guard isPrimaryRank else { return }
         if let last = loop.history.last {
             print(last.values.sorted { $0.key < $1.key }.map { "\($0.key)=\(String(format: "%.4g", $0.value))" }.joined(separator: " "))
         }
@@ -220,6 +241,7 @@ struct SFT: ParsableCommand {
                                       longest: pairs.map { $0.prompt.count + $0.completion.count }.max() ?? 0, model: model)
             try options.run(SFTStage(model: model, padToken: t.tokenizer.padToken, reduction: lossReduction), pairs, report: report,
                             evaluation: held, settings: options.runSettings(data: data, t).merging(loraSettings) { a, _ in a })
+            guard isPrimaryRank else { return }
             try lora.save(model, output: options.output, baseModel: options.model)
             try options.saveTokenizer()
         } catch { fail(error) }
@@ -245,6 +267,7 @@ struct Reward: ParsableCommand {
                                       sequencesPerExample: 2, model: model)
             try options.run(RewardStage(model: model, padToken: t.tokenizer.padToken), pairs, report: report, evaluation: held,
                             settings: options.runSettings(data: data, t).merging(loraSettings) { a, _ in a })
+            guard isPrimaryRank else { return }
             try lora.save(model, output: options.output, baseModel: options.model)
             try options.saveTokenizer()
         } catch { fail(error) }
@@ -305,6 +328,7 @@ struct DPO: ParsableCommand {
             } else {
                 try options.run(stage, pairs, report: report, evaluation: held, settings: settings)
             }
+            guard isPrimaryRank else { return }
             try lora.save(policy, output: options.output, baseModel: options.model)
             try options.saveTokenizer()
         } catch { fail(error) }
@@ -418,6 +442,10 @@ struct PPOCommand: ParsableCommand {
 
     func run() throws {
         do {
+            // Data-parallel PPO needs sharded rollouts first (issue 14); N copies would share one --output.
+            guard !MPICommunicator.launchedByMPIRun else {
+                throw CLIError(description: "ppo does not run under mpirun yet (sft, reward and dpo do); launch it as one process")
+            }
             let tokenizer = try loadTokenizer(explicit: self.tokenizer, model: model)
             let sft = try load(model, option: "--model", tokenizer: tokenizer)
             let tokenizerDir = self.tokenizer ?? model

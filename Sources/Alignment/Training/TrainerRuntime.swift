@@ -11,6 +11,9 @@ final class TrainerRuntime {
     var showProgress = false
     /// Files copied into every checkpoint (a tokenizer), so each one is a complete model directory.
     var checkpointFiles: [URL] = []
+    /// False on the ranks of a data-parallel run other than rank 0: they neither open the output
+    /// directory nor write metrics or checkpoints (rank 0 sends them its state instead).
+    var writes = true
     private var directory: RunDirectory?
     private var progressStart = Date()
     private var progressFirst = 0
@@ -21,7 +24,7 @@ final class TrainerRuntime {
     /// calls share the one opening.
     func withDirectory<T>(_ body: (RunDirectory?) throws -> T) throws -> T {
         if let directory { return try body(directory) }
-        guard let url = outputDirectory else { return try body(nil) }
+        guard writes, let url = outputDirectory else { return try body(nil) }
         let opened = try RunDirectory(url)
         directory = opened
         defer { opened.close(); directory = nil }

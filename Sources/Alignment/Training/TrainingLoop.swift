@@ -72,14 +72,25 @@ public final class TrainingLoop<Stage: TrainingStage> {
     /// Everything logged so far, also written to `metrics.jsonl` in the output directory.
     public private(set) var history: [StepLog] = []
     private let runtime = TrainerRuntime(unit: "step")
+    /// The ranks this process trains with (nil: it trains alone).
+    public let dataParallel: (any DataParallelGroup)?
+    /// Whether the ranks hold rank 0's weights and optimizer state (sent once, or by a resume).
+    private var replicasSynchronized = false
+    private lazy var gradientBuckets = GradientBuckets(counts: stage.model.trainableParameters().map(\.count))
 
     public var stepsPerEpoch: Int { examples.count / config.batchSize }
     public var totalSteps: Int { stepsPerEpoch * config.epochs }
 
     /// `dataFile` names the examples' source in errors.
+    /// With `dataParallel`, this process is one rank of a data-parallel run: it computes the
+    /// gradients of its share of every global batch (the same global order as one process), the
+    /// ranks sum them, and every rank takes the same step; rank 0 alone writes metrics and checkpoints.
     public init(stage: Stage, examples: [Stage.Example], config: TrainerConfig, outputDirectory: URL? = nil,
-                dataFile: String? = nil) throws {
+                dataFile: String? = nil, dataParallel: (any DataParallelGroup)? = nil) throws {
         try config.validate()
+        if let group = dataParallel, group.size > config.batchSize {
+            throw ConfigurationError("batchSize", "must be at least the number of data-parallel ranks \(group.size), got \(config.batchSize)")
+        }
         guard examples.count >= config.batchSize else {
             throw DataError(file: dataFile ?? "<training examples>", line: 0,
                             reason: "\(examples.count) usable examples are fewer than one batch of \(config.batchSize) (batchSize)")
@@ -91,6 +102,8 @@ public final class TrainingLoop<Stage: TrainingStage> {
         self.examples = examples
         self.config = config
         optimizer = config.makeOptimizer(stage.model.trainableParameters())
+        self.dataParallel = dataParallel
+        runtime.writes = (dataParallel?.rank ?? 0) == 0
         self.outputDirectory = outputDirectory
     }
 
@@ -105,6 +118,10 @@ public final class TrainingLoop<Stage: TrainingStage> {
         try runtime.withDirectory { _ in
             try runtime.begin(at: step)
             defer { runtime.endProgress() }
+            if let group = dataParallel, !replicasSynchronized {
+                try ReplicaState.broadcastFromRankZero(group, model: stage.model, optimizer: optimizer)
+                replicasSynchronized = true
+            }
             let end = min(totalSteps, maxSteps.map { step + $0 } ?? totalSteps)
             try trainSteps(until: end)
             if outputDirectory != nil && step == totalSteps { try saveCheckpoint() }
@@ -123,8 +140,10 @@ public final class TrainingLoop<Stage: TrainingStage> {
             if epoch != currentEpoch { epochOrder = order(epoch: epoch); currentEpoch = epoch }
             let offset = (step % stepsPerEpoch) * config.batchSize
             let batch = epochOrder[offset..<(offset + config.batchSize)].map { examples[$0] }
-            let chunks = stride(from: 0, to: batch.count, by: micro).map { Array(batch[$0..<($0 + micro)]) }
-            let totalUnits = Float(max(chunks.reduce(0) { $0 + stage.units($1) }, 1))
+            // Losses are normalised by the global batch's units; a rank takes its share in micro-batches.
+            let totalUnits = Float(max(stride(from: 0, to: batch.count, by: micro).reduce(0) { $0 + stage.units(Array(batch[$1..<($1 + micro)])) }, 1))
+            let share = dataParallel.map { batch[DataParallelShard.range(count: batch.count, rank: $0.rank, size: $0.size)] } ?? batch[...]
+            let chunks = stride(from: share.startIndex, to: share.endIndex, by: micro).map { Array(share[$0..<min($0 + micro, share.endIndex)]) }
             optimizer.zeroGrad()
             var lossValue = 0.0
             var metricSums: [String: Double] = [:]
@@ -134,6 +153,12 @@ public final class TrainingLoop<Stage: TrainingStage> {
                 scaled.backward()
                 lossValue += Double(scaled.item)
                 for (k, v) in metrics { metricSums[k, default: 0] += v }
+            }
+            if let group = dataParallel {
+                try gradientBuckets.allReduce(params, group: group)
+                var totals = [lossValue]
+                try Self.sumOverRanks(group, &totals, &metricSums)
+                lossValue = totals[0]
             }
             var values = metricSums.mapValues { $0 / Double(batch.count) }
             values["loss"] = lossValue
@@ -148,7 +173,7 @@ public final class TrainingLoop<Stage: TrainingStage> {
             step += 1
             if let every = config.evalEvery, step % every == 0, evaluate != nil || !evaluationExamples.isEmpty {
                 stage.model.eval()
-                for (k, v) in evaluate?(step) ?? evaluateHeldOut() { values["eval/" + k] = v }
+                for (k, v) in try evaluate?(step) ?? evaluateHeldOut() { values["eval/" + k] = v }
                 stage.model.train()
             }
             try runtime.requireFinite(values, at: step)
@@ -164,17 +189,26 @@ public final class TrainingLoop<Stage: TrainingStage> {
     }
 
     /// Mean loss (per the stage's units) and per-example metrics over `evaluationExamples`.
-    public func evaluateHeldOut() -> [String: Double] {
+    public func evaluateHeldOut() throws -> [String: Double] {
         let micro = config.batchSize / config.gradientAccumulation
         var loss = 0.0, units = 0, sums: [String: Double] = [:]
+        // Ranks share the same micro-batches one process would evaluate.
+        let starts = Array(stride(from: 0, to: evaluationExamples.count, by: micro))
+        let mine = dataParallel.map { starts[DataParallelShard.range(count: starts.count, rank: $0.rank, size: $0.size)] } ?? starts[...]
         withNoGrad {
-            for start in stride(from: 0, to: evaluationExamples.count, by: micro) {
+            for start in mine {
                 let chunk = Array(evaluationExamples[start..<min(start + micro, evaluationExamples.count)])
                 let (l, metrics) = stage.lossSum(chunk)
                 loss += Double(l.item)
                 units += stage.units(chunk)
                 for (k, v) in metrics { sums[k, default: 0] += v }
             }
+        }
+        if let group = dataParallel {
+            var totals = [loss, Double(units)]
+            try Self.sumOverRanks(group, &totals, &sums)
+            loss = totals[0]
+            units = Int(totals[1])
         }
         var out = sums.mapValues { $0 / Double(max(evaluationExamples.count, 1)) }
         out["loss"] = loss / Double(max(units, 1))
@@ -237,11 +271,29 @@ public final class TrainingLoop<Stage: TrainingStage> {
     /// found. Rows of metrics.jsonl logged after the checkpoint's step are dropped.
     @discardableResult
     public func resumeIfPossible() throws -> Bool {
-        guard let state = try runtime.resume(current: currentState, total: totalSteps, model: stage.model, optimizer: optimizer) else {
-            return false
+        let state = try runtime.resume(current: currentState, total: totalSteps, model: stage.model, optimizer: optimizer)
+        if let state {
+            stage.model.randomState = state.randomState
+            step = state.step
         }
-        stage.model.randomState = state.randomState
-        step = state.step
-        return true
+        guard let group = dataParallel else { return state != nil }
+        // Only rank 0 reads the checkpoint; the others take its step, generators, weights and optimizer state.
+        let found = try group.broadcast([state != nil ? 1 : 0], root: 0) == [1]
+        let header = try group.broadcast(Array(try JSONEncoder().encode(currentState)), root: 0)
+        let rankZero = try JSONDecoder().decode(State.self, from: Data(header))
+        stage.model.randomState = rankZero.randomState
+        step = rankZero.step
+        try ReplicaState.broadcastFromRankZero(group, model: stage.model, optimizer: optimizer)
+        replicasSynchronized = true
+        return found
+    }
+
+    /// Sums a rank's totals and metric sums over the group (metrics in key order, the same keys on every rank).
+    private static func sumOverRanks(_ group: any DataParallelGroup, _ totals: inout [Double], _ metrics: inout [String: Double]) throws {
+        let keys = metrics.keys.sorted()
+        var values = totals + keys.map { metrics[$0]! }
+        try group.allReduceSum(&values)
+        totals = Array(values.prefix(totals.count))
+        for (i, key) in keys.enumerated() { metrics[key] = values[totals.count + i] }
     }
 }
