@@ -19,8 +19,17 @@ func startDataParallel(settings: [String: String], examples: Int, evaluation: In
     for (key, value) in settings { fields["run setting \(key)"] = value }
     fields["usable training examples"] = "\(examples)"
     fields["usable --eval-data examples"] = "\(evaluation)"
-    try world.requireSameAsRankZero(fields, what: "options and data")
+    try rankZeroReports(world) { try world.requireSameAsRankZero(fields, what: "options and data") }
     return world
+}
+
+/// Runs a check every rank computes alike (so every rank would throw the same error): rank 0 reports
+/// it and ends the job; the others wait in a barrier rank 0 never reaches, so the message appears once.
+func rankZeroReports<T>(_ world: MPICommunicator, _ check: () throws -> T) throws -> T {
+    do { return try check() } catch is DataParallelError where world.rank != 0 {
+        try? world.barrier()
+        world.abort(code: 1)
+    }
 }
 
 /// The command line as option -> value ("set" for a flag; positional words under "command").
@@ -50,7 +59,7 @@ func optionFields(_ arguments: [String]) -> [String: String] {
 /// After a data-parallel run: checks that the ranks' weights and optimizer state agree and prints
 /// (on rank 0) the checksum and the time spent in the gradient all-reduce.
 func reportDataParallel(_ world: MPICommunicator, model: any CausalLanguageModel, optimizer: Optimizer, steps: Int, seconds: Double) throws {
-    let checksum = try ReplicaState.verify(world, model: model, optimizer: optimizer)
+    let checksum = try rankZeroReports(world) { try ReplicaState.verify(world, model: model, optimizer: optimizer) }
     guard world.rank == 0 else { return }
     let s = world.statistics
     let perStep = steps > 0 ? Double(steps) : 1
