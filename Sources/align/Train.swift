@@ -183,7 +183,7 @@ struct TrainingOptions: ParsableArguments {
         if let world, let every = checkReplicasEvery {
             loop.onStep = { log in
                 guard log.step % every == 0 else { return }
-                do { try rankZeroReports(world) { try ReplicaState.verify(world, model: stage.model, optimizer: loop.optimizer) } } catch { fail(error) }
+                do { _ = try rankZeroReports(world) { try ReplicaState.verify(world, model: stage.model, optimizer: loop.optimizer) } } catch { fail(error) }
             }
         }
         let (start, clock) = (loop.step, Date())

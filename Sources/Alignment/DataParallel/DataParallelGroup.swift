@@ -20,21 +20,6 @@ public protocol DataParallelGroup: AnyObject {
 }
 
 extension DataParallelGroup {
-    /// Element-wise sum of small Double vectors (metrics), in rank order, the same bits on every rank.
-    public func allReduceSum(_ values: inout [Double]) throws {
-        let gathered = try allGather(values.withUnsafeBytes { Array($0) })
-        var sum = [Double](repeating: 0, count: values.count)
-        for (r, bytes) in gathered.enumerated() {
-            guard bytes.count == values.count * MemoryLayout<Double>.size else {
-                throw DataParallelError("rank \(r) reduced \(bytes.count / MemoryLayout<Double>.size) metric values, rank \(rank) \(values.count)")
-            }
-            bytes.withUnsafeBytes { raw in
-                for i in 0..<values.count { sum[i] += raw.loadUnaligned(fromByteOffset: i * MemoryLayout<Double>.size, as: Double.self) }
-            }
-        }
-        values = sum
-    }
-
     /// `root`'s bytes on every rank (other ranks' payloads are ignored).
     public func broadcast(_ payload: [UInt8], root: Int) throws -> [UInt8] {
         try allGather(rank == root ? payload : [])[root]

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Data-parallel training under mpirun on loopback: small real `align` runs with 2 and 3 ranks.
+# Checks: same-N runs bit-identical (metrics and weights), N-rank metrics within 1e-5 (relative)
+# of one process, the ranks' checksums equal, a 2-rank checkpoint resumed by 3 ranks, reward and
+# dpo data parallel, and bad launches (mismatched options, a rank without the data file, a rank
+# killed mid-run) failing with a message naming the rank and leaving a loadable checkpoint.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+bash scripts/install-mpi.sh
+swift build -c release --product align 2>&1 | grep -v '^\[' || true
+ALIGN="$PWD/.build/release/align"
+MPIRUN=(mpirun --allow-run-as-root --oversubscribe --bind-to none)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+export OMP_NUM_THREADS=1
+
+for i in $(seq 0 47); do
+  printf '{"prompt": "Q%d: add one to %d =", "completion": " %d"}\n' "$i" "$i" $((i + 1))
+done > sft.jsonl
+for i in $(seq 0 23); do
+  printf '{"prompt": "say %d:", "chosen": " %d %d", "rejected": " %d"}\n' "$i" "$i" "$i" $((i + 7))
+done > pref.jsonl
+head -n 10 sft.jsonl > eval.jsonl
+
+# Batches of 7 with micro-batches of 7: 3 ranks take 3, 2, 2 examples.
+SFT=(sft --data sft.jsonl --eval-data eval.jsonl --eval-every 3 --d-model 32 --layers 2 --heads 2 --context 32
+     --batch-size 7 --epochs 2 --lr 1e-3 --max-prompt-length 24 --schedule cosine --warmup 2 --loss-reduction token_mean)
+
+fail() { echo "test-mpi: FAILED: $*" >&2; exit 1; }
+column() { sed 's#\\/#/#g' "$1" | grep -o "\"$2\":[-0-9.e+]*" | cut -d: -f2; }
+# Every value of each metric within 1e-5 of the reference's, relative to max(1, |reference|).
+close() {
+  local a=$1 b=$2; shift 2
+  for key in "$@"; do
+    paste <(column "$a" "$key") <(column "$b" "$key") | awk -v key="$key" -v f="$a" '
+      { n++; d = $1 - $2; if (d < 0) d = -d; s = $2 < 0 ? -$2 : $2; if (s < 1) s = 1; if (d / s > max) max = d / s }
+      END { if (n == 0) { print "no " key " in " f; exit 1 } if (max > 1e-5) { printf "%s: %s differs by %.3g\n", f, key, max; exit 1 }
+            printf "  %s: %d values of %s within %.2g of one process\n", f, n, key, max }' || fail "$a against $b"
+  done
+}
+checksum() { grep -o 'parameter checksum [0-9a-f]*' "$1" | cut -d' ' -f3; }
+
+echo "one process"
+"$ALIGN" "${SFT[@]}" --output one > one.log 2>&1 || { cat one.log; fail "one process"; }
+for n in 2 3; do
+  echo "$n ranks, twice"
+  for run in a b; do
+    "${MPIRUN[@]}" -np $n "$ALIGN" "${SFT[@]}" --output "n$n$run" --check-replicas-every 4 > "n$n$run.log" 2>&1 || { cat "n$n$run.log"; fail "$n ranks"; }
+    grep -q "data parallel: $n ranks agree" "n$n$run.log" || fail "no replica agreement line in n$n$run.log"
+  done
+  cmp "n${n}a/metrics.jsonl" "n${n}b/metrics.jsonl" || fail "$n-rank runs differ in metrics"
+  cmp "n${n}a/checkpoint/model.safetensors" "n${n}b/checkpoint/model.safetensors" || fail "$n-rank runs differ in weights"
+  cmp "n${n}a/checkpoint/optimizer.safetensors" "n${n}b/checkpoint/optimizer.safetensors" || fail "$n-rank runs differ in optimizer state"
+  [ "$(checksum "n${n}a.log")" = "$(checksum "n${n}b.log")" ] || fail "$n-rank checksums differ between runs"
+  echo "  bit-identical: metrics.jsonl, model and optimizer state, checksum $(checksum "n${n}a.log")"
+  close "n${n}a/metrics.jsonl" one/metrics.jsonl loss grad_norm logps eval/loss
+done
+
+echo "resume: 2 ranks stop after 5 steps, 3 ranks finish"
+"${MPIRUN[@]}" -np 2 "$ALIGN" "${SFT[@]}" --output resumed --stop-after 5 > resume2.log 2>&1 || { cat resume2.log; fail "2-rank part"; }
+[ "$(wc -l < resumed/metrics.jsonl)" = 5 ] || fail "the 2-rank part logged $(wc -l < resumed/metrics.jsonl) steps, not 5"
+"${MPIRUN[@]}" -np 3 "$ALIGN" "${SFT[@]}" --output resumed > resume3.log 2>&1 || { cat resume3.log; fail "3-rank part"; }
+grep -q "resumed at step 5" resume3.log || fail "3 ranks did not resume at step 5"
+close resumed/metrics.jsonl one/metrics.jsonl loss grad_norm eval/loss
+
+echo "reward and dpo, 2 ranks against one process"
+COMMON=(--data pref.jsonl --d-model 32 --layers 2 --heads 2 --context 32 --batch-size 6 --grad-accum 2 --epochs 2 --lr 1e-3)
+"$ALIGN" reward "${COMMON[@]}" --output reward1 > reward1.log 2>&1 || { cat reward1.log; fail "reward"; }
+"${MPIRUN[@]}" -np 2 "$ALIGN" reward "${COMMON[@]}" --output reward2 > reward2.log 2>&1 || { cat reward2.log; fail "reward, 2 ranks"; }
+close reward2/metrics.jsonl reward1/metrics.jsonl loss accuracy margin
+"$ALIGN" dpo "${COMMON[@]}" --model one/checkpoint --output dpo1 > dpo1.log 2>&1 || { cat dpo1.log; fail "dpo"; }
+"${MPIRUN[@]}" -np 2 "$ALIGN" dpo "${COMMON[@]}" --model one/checkpoint --output dpo2 > dpo2.log 2>&1 || { cat dpo2.log; fail "dpo, 2 ranks"; }
+close dpo2/metrics.jsonl dpo1/metrics.jsonl loss rewards/margins logps/chosen
+
+# Each bad launch must fail (non-zero), with a message naming the rank, and not hang.
+bad() {
+  local name=$1 expect=$2; shift 2
+  if timeout 120 "$@" > "$name.log" 2>&1; then cat "$name.log"; fail "$name: the launch succeeded"; fi
+  grep -q -- "$expect" "$name.log" || { cat "$name.log"; fail "$name: no '$expect' in the output"; }
+  echo "  $name: refused ($(grep -m1 -- "$expect" "$name.log" | sed 's/^ *//'))"
+}
+echo "bad launches"
+export ALIGN
+bad mismatched 'rank 1 --seed: "1" (rank 0: "0")' \
+  "${MPIRUN[@]}" -np 2 bash -c 'exec "$ALIGN" "$@" --seed "$OMPI_COMM_WORLD_RANK"' _ "${SFT[@]}" --output mismatched
+bad missing-data 'align (rank 2 of 3): --data: /nonexistent/sft.jsonl' \
+  "${MPIRUN[@]}" -np 3 bash -c 'd=sft.jsonl; [ "$OMPI_COMM_WORLD_RANK" = 2 ] && d=/nonexistent/sft.jsonl; exec "$ALIGN" "$@" --data "$d"' _ "${SFT[@]}" --output missing
+# Rank 1 is killed once the first checkpoint exists; the job must end and the checkpoint resume.
+LONG=(sft --data sft.jsonl --d-model 32 --layers 2 --heads 2 --context 32 --batch-size 8 --epochs 1000 --lr 1e-3 --save-every 1)
+bad killed 'process rank 1' \
+  "${MPIRUN[@]}" -np 2 bash -c 'if [ "$OMPI_COMM_WORLD_RANK" = 1 ]; then
+      (while [ ! -e killed/checkpoint/trainer_state.json ]; do sleep 0.1; done; sleep 0.5; kill -9 $$) & fi
+    exec "$ALIGN" "$@"' _ "${LONG[@]}" --output killed
+"$ALIGN" "${LONG[@]}" --output killed --stop-after 1 > killed-resume.log 2>&1 || { cat killed-resume.log; fail "the checkpoint left by the killed job does not resume"; }
+grep -q "resumed at step" killed-resume.log || fail "the killed job left no checkpoint"
+echo "  killed: $(grep 'resumed at step' killed-resume.log) in one process"
+echo "test-mpi: ok"
