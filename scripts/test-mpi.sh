@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Data-parallel training under mpirun on loopback: small real `align` runs with 2 and 3 ranks.
 # Checks: same-N runs bit-identical (metrics and weights), N-rank metrics within 1e-5 (relative)
-# of one process, the ranks' checksums equal, a 2-rank checkpoint resumed by 3 ranks, reward and
-# dpo data parallel, and bad launches (mismatched options, a rank without the data file, a rank
+# of one process, the ranks' checksums equal, a 2-rank checkpoint resumed by 3 ranks, reward, dpo
+# and ppo data parallel, and bad launches (mismatched options, a rank without the data file, a rank
 # killed mid-run) failing with a message naming the rank and leaving a loadable checkpoint.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -73,6 +73,15 @@ close reward2/metrics.jsonl reward1/metrics.jsonl loss accuracy margin
 "$ALIGN" dpo "${COMMON[@]}" --model one/checkpoint --output dpo1 > dpo1.log 2>&1 || { cat dpo1.log; fail "dpo"; }
 "${MPIRUN[@]}" -np 2 "$ALIGN" dpo "${COMMON[@]}" --model one/checkpoint --output dpo2 > dpo2.log 2>&1 || { cat dpo2.log; fail "dpo, 2 ranks"; }
 close dpo2/metrics.jsonl dpo1/metrics.jsonl loss rewards/margins logps/chosen
+
+echo "ppo, 2 ranks against one process (every rank samples the rollout; minibatch rows are shared)"
+for i in $(seq 0 11); do printf '{"prompt": "Q%d: add one to %d ="}\n' "$i" "$i"; done > prompts.jsonl
+PPO=(ppo --model one/checkpoint --reward-model reward1/checkpoint --prompts prompts.jsonl --rollouts 2 --rollout-batch 6 --mini-batch 3
+     --ppo-epochs 2 --max-new-tokens 4 --lr 1e-4)
+"$ALIGN" "${PPO[@]}" --output ppo1 > ppo1.log 2>&1 || { cat ppo1.log; fail "ppo"; }
+"${MPIRUN[@]}" -np 2 "$ALIGN" "${PPO[@]}" --output ppo2 > ppo2.log 2>&1 || { cat ppo2.log; fail "ppo, 2 ranks"; }
+grep -q "data parallel: 2 ranks agree" ppo2.log || fail "no replica agreement line in ppo2.log"
+close ppo2/metrics.jsonl ppo1/metrics.jsonl objective/scores loss/policy loss/value policy/approxkl
 
 # Each bad launch must fail (non-zero), with a message naming the rank, and not hang.
 bad() {

@@ -442,10 +442,6 @@ struct PPOCommand: ParsableCommand {
 
     func run() throws {
         do {
-            // Data-parallel PPO needs sharded rollouts first (issue 14); N copies would share one --output.
-            guard !MPICommunicator.launchedByMPIRun else {
-                throw CLIError(description: "ppo does not run under mpirun yet (sft, reward and dpo do); launch it as one process")
-            }
             let tokenizer = try loadTokenizer(explicit: self.tokenizer, model: model)
             let sft = try load(model, option: "--model", tokenizer: tokenizer)
             let tokenizerDir = self.tokenizer ?? model
@@ -465,22 +461,30 @@ struct PPOCommand: ParsableCommand {
                 .map { Array(tokenizer.encodePrompt($0).suffix(maxPromptLength)) }
             guard !promptIDs.isEmpty else { throw ConfigurationError("--prompts", "\(prompts) holds no prompts") }
             // With LoRA the reference is the policy with its adapters disabled (the value head plays no part in it).
+            let settings = ["prompts": try fileFingerprint(prompts, option: "--prompts"), "maxPromptLength": "\(maxPromptLength)",
+                            "model": try modelFingerprint(model, option: "--model"),
+                            "rewardModel": try modelFingerprint(rewardModel, option: "--reward-model")].merging(loraSettings) { a, _ in a }
+            let world = try startDataParallel(settings: settings, examples: promptIDs.count, evaluation: 0)
             let trainer = try PPOTrainer(policy: policy, referenceModel: policy.hasLoRA ? .adaptersDisabled(policy) : .separate(sft.frozenCopy()),
                                          reward: .model(rm), prompts: promptIDs, config: config,
-                                         eosToken: tokenizer.eosToken, padToken: tokenizer.padToken)
+                                         eosToken: tokenizer.eosToken, padToken: tokenizer.padToken, dataParallel: world)
             trainer.outputDirectory = URL(fileURLWithPath: output)
             trainer.saveEvery = saveEvery
             trainer.checkpointFiles = tokenizerFiles(explicit: self.tokenizer, model: model)
-            trainer.runSettings = ["prompts": try fileFingerprint(prompts, option: "--prompts"), "maxPromptLength": "\(maxPromptLength)",
-                                   "model": try modelFingerprint(model, option: "--model"),
-                                   "rewardModel": try modelFingerprint(rewardModel, option: "--reward-model")].merging(loraSettings) { a, _ in a }
+            trainer.runSettings = settings
             if let template = chatTemplate ?? (try? modelChatTemplate(self.tokenizer ?? model)) ?? nil { trainer.runSettings["chatTemplate"] = template.rawValue }
             if let file = tokenizerFile(explicit: self.tokenizer, model: model) {
                 trainer.runSettings["tokenizer"] = try fileFingerprint(file, option: "--tokenizer")
             }
-            if try trainer.resumeIfPossible() { FileHandle.standardError.write(Data("resumed after rollout \(trainer.rollout)\n".utf8)) }
-            trainer.showProgress = true
+            if try trainer.resumeIfPossible(), isPrimaryRank { FileHandle.standardError.write(Data("resumed after rollout \(trainer.rollout)\n".utf8)) }
+            trainer.showProgress = isPrimaryRank
+            let (start, clock) = (trainer.rollout, Date())
             try trainer.train()
+            if let world {
+                try reportDataParallel(world, model: policy, optimizer: trainer.optimizer, steps: (trainer.rollout - start) * ppoEpochs * (rolloutBatch / miniBatch),
+                                       seconds: Date().timeIntervalSince(clock))
+            }
+            guard isPrimaryRank else { return }
             print("checkpoint: \(output)/checkpoint")
             try lora.save(policy, output: output, baseModel: model)
             try saveTokenizerFiles(explicit: self.tokenizer, model: model, into: ["adapter", "merged"].map { "\(output)/\($0)" })

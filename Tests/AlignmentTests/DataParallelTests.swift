@@ -178,3 +178,43 @@ final class DataParallelTests: XCTestCase {
         }
     }
 }
+
+/// PPO with in-process ranks: every rank samples the same rollout; each minibatch's rows are shared.
+final class DataParallelPPOTests: XCTestCase {
+    struct Run {
+        var history: [[String: Double]]
+        var weights: [Float]
+    }
+
+    static func train(_ group: (any DataParallelGroup)?) throws -> Run {
+        let policy = GPT(GPTConfig(vocabSize: 6, contextLength: 12, dModel: 16, layers: 1, heads: 2, scalarHead: true), seed: 1)
+        var ppo = PPOConfig()
+        ppo.rolloutBatchSize = 6
+        ppo.miniBatchSize = 3  // 2 ranks: 2 + 1 rows; 3 ranks: 1 each
+        ppo.ppoEpochs = 2
+        ppo.rollouts = 2
+        ppo.learningRate = 3e-3
+        ppo.maxNewTokens = 4
+        ppo.klCoef = 0.01
+        let share: ([Int], [Int]) -> Float = { _, response in Float(response.filter { $0 == 4 }.count) / Float(max(response.count, 1)) }
+        let trainer = try PPOTrainer(policy: policy, reference: policy.frozenCopy(), reward: .function(share),
+                                     prompts: [[2, 3], [3, 2], [5], [2, 5, 3]], config: ppo, eosToken: 0, padToken: 1, dataParallel: group)
+        try trainer.train()
+        if let group { try ReplicaState.verify(group, model: policy, optimizer: trainer.optimizer) }
+        return Run(history: trainer.history, weights: policy.parameters().flatMap(\.scalars))
+    }
+
+    func testNRanksMatchOneProcess() throws {
+        let single = try Self.train(nil)
+        for n in [2, 3] {
+            let runs = try InProcessHub(size: n).run { try Self.train($0) }.map { try $0.get() }
+            for run in runs { XCTAssertEqual(run.weights, runs[0].weights, "\(n) ranks agree to the bit") }
+            XCTAssertEqual(runs[0].history.count, single.history.count)
+            for (a, b) in zip(runs[0].history, single.history) {
+                XCTAssertEqual(Set(a.keys), Set(b.keys))
+                for (key, value) in b { XCTAssertEqual(a[key]!, value, accuracy: 1e-5 * max(1, abs(value)), "\(key), \(n) ranks") }
+            }
+            for (a, b) in zip(runs[0].weights, single.weights) { XCTAssertEqual(a, b, accuracy: 1e-5) }
+        }
+    }
+}

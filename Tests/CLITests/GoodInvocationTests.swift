@@ -29,6 +29,19 @@ final class GoodInvocationTests: XCTestCase {
                                                                  "--data", f.path("sft.jsonl"), "--output", try output("tiny")])
     }
 
+    /// --stop-after ends the invocation early with a checkpoint; the same command then finishes the run.
+    func testStopAfterLeavesACheckpointTheSameCommandResumes() throws {
+        let f = try Fixtures.shared()
+        let out = try output("stop-after")
+        let command = ["sft"] + Fixtures.tinyModel + ["--context", "32", "--epochs", "2", "--data", f.path("sft.jsonl"), "--output", out]
+        _ = try succeed("align", command + ["--stop-after", "1"])
+        XCTAssertEqual(try String(contentsOfFile: out + "/metrics.jsonl", encoding: .utf8).split(separator: "\n").count, 1)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/checkpoint/optimizer.safetensors"))
+        let rest = try succeed("align", command)
+        XCTAssertTrue(rest.stderr.contains("resumed at step 1"), rest.summary)
+        XCTAssertEqual(try String(contentsOfFile: out + "/metrics.jsonl", encoding: .utf8).split(separator: "\n").count, 4)
+    }
+
     func testDPOWithIPO() throws {
         let f = try Fixtures.shared()
         _ = try succeed("align", ["dpo", "--model", f.base, "--batch-size", "2", "--loss-type", "ipo", "--precompute-reference",

@@ -46,6 +46,8 @@ enum HostileCases {
         sft(["--d-model", "1000000"], names: "--d-model"),
         sft(["--save-every", "0"], names: "--save-every"),
         sft(["--eval-every", "0"], names: "--eval-every"),
+        sft(["--stop-after", "0"], names: "--stop-after"),
+        sft(["--check-replicas-every", "0"], names: "--check-replicas-every"),
         sft(["--max-prompt-length", "48", "--max-length", "48"], names: "--max-prompt-length"),
         sft(["--max-prompt-length", "0"], names: "--max-prompt-length"),
         sft(["--max-length", "1"], names: "--max-length"),

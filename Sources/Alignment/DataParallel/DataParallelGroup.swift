@@ -63,3 +63,26 @@ extension DataParallelGroup {
         }
     }
 }
+
+extension DataParallelGroup {
+    /// Sums a rank's totals and metric sums over the group, in rank order, the same bits on every rank.
+    /// A rank whose share was empty (evaluation with fewer micro-batches than ranks) has no metric
+    /// keys, so keys are united; non-finite values travel too (they then stop the run on every rank).
+    package func sumOverRanks(_ totals: inout [Double], _ metrics: inout [String: Double]) throws {
+        let encoder = JSONEncoder(), decoder = JSONDecoder()
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        let mine = RankSums(totals: totals, metrics: metrics)
+        let all = try allGather(Array(try encoder.encode(mine))).map { try decoder.decode(RankSums.self, from: Data($0)) }
+        guard all.allSatisfy({ $0.totals.count == totals.count }) else { throw DataParallelError("ranks reduced different numbers of totals") }
+        totals = all.dropFirst().reduce(all[0].totals) { sum, rank in zip(sum, rank.totals).map { $0 + $1 } }
+        metrics = [:]
+        for rank in all { for (key, value) in rank.metrics { metrics[key] = metrics[key].map { $0 + value } ?? value } }
+    }
+}
+
+/// What a rank contributes to a step's logged values (Doubles survive JSON exactly).
+private struct RankSums: Codable {
+    var totals: [Double]
+    var metrics: [String: Double]
+}

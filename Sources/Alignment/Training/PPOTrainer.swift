@@ -56,16 +56,24 @@ public final class PPOTrainer {
     public private(set) var lastRolloutSteps: [[String: Float]] = []
     var generator: RandomGenerator
     private let runtime = TrainerRuntime(unit: "rollout")
+    /// The ranks this process trains with (nil: it trains alone). Every rank samples and scores the
+    /// whole rollout (sharded sampling is still to come); each minibatch's rows are shared out.
+    public let dataParallel: (any DataParallelGroup)?
+    private var replicasSynchronized = false
+    private lazy var gradientBuckets = GradientBuckets(counts: policy.trainableParameters().map(\.count))
 
     public convenience init(policy: any CausalLanguageModel, reference: any CausalLanguageModel, reward: PPOReward, prompts: [[Int]], config: PPOConfig,
-                            eosToken: Int, padToken: Int) throws {
+                            eosToken: Int, padToken: Int, dataParallel: (any DataParallelGroup)? = nil) throws {
         try self.init(policy: policy, referenceModel: .separate(reference), reward: reward, prompts: prompts, config: config,
-                      eosToken: eosToken, padToken: padToken)
+                      eosToken: eosToken, padToken: padToken, dataParallel: dataParallel)
     }
 
     public init(policy: any CausalLanguageModel, referenceModel: ReferenceModel, reward: PPOReward, prompts: [[Int]], config: PPOConfig,
-                eosToken: Int, padToken: Int) throws {
+                eosToken: Int, padToken: Int, dataParallel: (any DataParallelGroup)? = nil) throws {
         try config.validate()
+        if let group = dataParallel, group.size > config.miniBatchSize {
+            throw ConfigurationError("miniBatchSize", "must be at least the number of data-parallel ranks \(group.size), got \(config.miniBatchSize)")
+        }
         guard policy.hasScalarHead else { throw ConfigurationError("policy", "needs a value head (a model with a scalar head)") }
         guard !prompts.isEmpty else { throw ConfigurationError("prompts", "must not be empty") }
         let vocabulary = policy.vocabSize, context = policy.contextLength
@@ -93,6 +101,8 @@ public final class PPOTrainer {
             klController = AdaptiveKLController(initKLCoef: config.klCoef, target: target, horizon: config.klHorizon)
         }
         generator = RandomGenerator(seed: config.seed)
+        self.dataParallel = dataParallel
+        runtime.writes = (dataParallel?.rank ?? 0) == 0
     }
 
     /// Per-token log-probs at the sampling temperature and values, each [B, T-1] (position t
@@ -121,6 +131,10 @@ public final class PPOTrainer {
         try runtime.withDirectory { _ in
             try runtime.begin(at: rollout)
             defer { runtime.endProgress() }
+            if let group = dataParallel, !replicasSynchronized {
+                try ReplicaState.broadcastFromRankZero(group, model: policy, optimizer: optimizer)
+                replicasSynchronized = true
+            }
             let end = min(config.rollouts, rollout + (count ?? config.rollouts))
             while rollout < end { try trainRollout() }
             if outputDirectory != nil && rollout == config.rollouts { try saveCheckpoint() }
@@ -182,20 +196,37 @@ public final class PPOTrainer {
         lastRolloutSteps = []
         var sums: [String: Double] = [:]
         func rowsOf(_ t: Tensor, _ rows: [Int]) -> Tensor { t.indexSelect(axis: 0, rows) }
-        func step(rows: [Int]) throws {
-            let b = batch(rows)
+        func step(rows allRows: [Int]) throws {
+            // A rank's masked means count as its share of the minibatch's response tokens.
+            var rows = allRows, weight: Float = 1
+            if let group = dataParallel {
+                rows = Array(allRows[DataParallelShard.range(count: allRows.count, rank: group.rank, size: group.size)])
+                weight = Float(PPO.validCount(rowsOf(mask, rows))) / Float(max(PPO.validCount(rowsOf(mask, allRows)), 1))
+            }
             optimizer.zeroGrad()
-            let (lp, v) = logProbsAndValues(policy, b, values: true)
-            let m = rowsOf(mask, rows)
-            let pg = PPO.policyLoss(newLogProbs: lp, oldLogProbs: rowsOf(old, rows), advantages: rowsOf(advantages, rows),
-                                    mask: m, clipRange: config.clipRange)
-            let vf = PPO.valueLoss(values: v!, oldValues: rowsOf(values, rows), returns: rowsOf(returns, rows), mask: m,
-                                   clipRange: config.clipRangeValue)
-            var stats = pg.stats.merging(vf.stats) { a, _ in a }
-            stats["loss/policy"] = pg.loss.item
-            stats["loss/value"] = vf.loss.item
+            var stats: [String: Float] = [:]
+            var objective: Tensor?
+            if weight > 0 {
+                let b = batch(rows)
+                let (lp, v) = logProbsAndValues(policy, b, values: true)
+                let m = rowsOf(mask, rows)
+                let pg = PPO.policyLoss(newLogProbs: lp, oldLogProbs: rowsOf(old, rows), advantages: rowsOf(advantages, rows),
+                                        mask: m, clipRange: config.clipRange)
+                let vf = PPO.valueLoss(values: v!, oldValues: rowsOf(values, rows), returns: rowsOf(returns, rows), mask: m,
+                                       clipRange: config.clipRangeValue)
+                stats = pg.stats.merging(vf.stats) { a, _ in a }
+                stats["loss/policy"] = pg.loss.item
+                stats["loss/value"] = vf.loss.item
+                objective = pg.loss + vf.loss * config.valueCoef
+            }
+            if let group = dataParallel {
+                var none: [Double] = [], weighted = stats.mapValues { Double($0) * Double(weight) }
+                try group.sumOverRanks(&none, &weighted)
+                stats = weighted.mapValues { Float($0) }
+            }
             try runtime.requireFinite(stats.mapValues { Double($0) }, at: position)
-            (pg.loss + vf.loss * config.valueCoef).backward()
+            if let objective { (dataParallel == nil ? objective : objective * weight).backward() }
+            if let group = dataParallel { try gradientBuckets.allReduce(params, group: group) }
             // Without clipping the norm is still taken (an infinite limit scales nothing) to catch NaN gradients.
             let gradNorm = clipGradNorm(params, maxNorm: config.maxGradNorm ?? .infinity)
             try runtime.requireFinite(Double(gradNorm), "grad_norm", at: position)
@@ -292,9 +323,17 @@ public final class PPOTrainer {
     /// after checking it (see `TrainerRuntime.resume`). Returns whether a checkpoint was found.
     @discardableResult
     public func resumeIfPossible() throws -> Bool {
-        guard let state = try runtime.resume(current: currentState, total: config.rollouts, model: policy, optimizer: optimizer) else {
-            return false
+        var state = try runtime.resume(current: currentState, total: config.rollouts, model: policy, optimizer: optimizer)
+        var found = state != nil
+        if let group = dataParallel {
+            // Only rank 0 reads the checkpoint; the others take its state, weights and optimizer state.
+            found = try group.broadcast([found ? 1 : 0], root: 0) == [1]
+            let header = try group.broadcast(Array(try JSONEncoder().encode(state ?? currentState)), root: 0)
+            state = try JSONDecoder().decode(State.self, from: Data(header))
+            try ReplicaState.broadcastFromRankZero(group, model: policy, optimizer: optimizer)
+            replicasSynchronized = true
         }
+        guard found, let state else { return false }
         policy.randomState = state.randomState
         generator = RandomGenerator(state: state.generator)
         klCoef = state.klCoef

@@ -157,7 +157,7 @@ public final class TrainingLoop<Stage: TrainingStage> {
             if let group = dataParallel {
                 try gradientBuckets.allReduce(params, group: group)
                 var totals = [lossValue]
-                try Self.sumOverRanks(group, &totals, &metricSums)
+                try group.sumOverRanks(&totals, &metricSums)
                 lossValue = totals[0]
             }
             var values = metricSums.mapValues { $0 / Double(batch.count) }
@@ -206,7 +206,7 @@ public final class TrainingLoop<Stage: TrainingStage> {
         }
         if let group = dataParallel {
             var totals = [loss, Double(units)]
-            try Self.sumOverRanks(group, &totals, &sums)
+            try group.sumOverRanks(&totals, &sums)
             loss = totals[0]
             units = Int(totals[1])
         }
@@ -286,26 +286,5 @@ public final class TrainingLoop<Stage: TrainingStage> {
         try ReplicaState.broadcastFromRankZero(group, model: stage.model, optimizer: optimizer)
         replicasSynchronized = true
         return found
-    }
-
-    /// Sums a rank's totals and metric sums over the group, in rank order. A rank whose share was
-    /// empty (evaluation with fewer micro-batches than ranks) has no metric keys: keys are united.
-    private static func sumOverRanks(_ group: any DataParallelGroup, _ totals: inout [Double], _ metrics: inout [String: Double]) throws {
-        // A non-finite value must reach every rank (as in one process, it then stops the run).
-        let encoder = JSONEncoder(), decoder = JSONDecoder()
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        let mine = RankSums(totals: totals, metrics: metrics)
-        let all = try group.allGather(Array(try encoder.encode(mine))).map { try decoder.decode(RankSums.self, from: Data($0)) }
-        guard all.allSatisfy({ $0.totals.count == totals.count }) else { throw DataParallelError("ranks reduced different numbers of totals") }
-        totals = all.dropFirst().reduce(all[0].totals) { sum, rank in zip(sum, rank.totals).map { $0 + $1 } }
-        metrics = [:]
-        for rank in all { for (key, value) in rank.metrics { metrics[key] = metrics[key].map { $0 + value } ?? value } }
-    }
-
-    /// What a rank contributes to a step's logged values (Doubles survive JSON exactly).
-    private struct RankSums: Codable {
-        var totals: [Double]
-        var metrics: [String: Double]
     }
 }
