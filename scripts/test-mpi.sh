@@ -8,8 +8,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 bash scripts/install-mpi.sh
-swift build -c release --product align 2>&1 | grep -v '^\[' || true
+swift build -c release --product align -q
 ALIGN="$PWD/.build/release/align"
+# A build made before Open MPI was installed keeps its MPI stubs until a clean build.
+if ! ldd "$ALIGN" | grep -q libmpi; then
+  echo "align was built without MPI (Open MPI installed later): swift package clean and rebuild" >&2
+  swift package clean
+  swift build -c release --product align -q
+fi
 MPIRUN=(mpirun --allow-run-as-root --oversubscribe --bind-to none)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

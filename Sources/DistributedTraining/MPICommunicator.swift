@@ -45,7 +45,8 @@ public final class MPICommunicator: DataParallelGroup {
         guard launchedByMPIRun else { return nil }
         guard isAvailable else {
             throw MPIError("this build has no MPI support: mpi.h was not found when it was compiled. Install Open MPI's headers "
-                           + "(apt-get install libopenmpi-dev openmpi-bin; pkg-config must find ompi-c), rebuild, and launch again")
+                           + "(apt-get install libopenmpi-dev openmpi-bin; pkg-config must find ompi-c), run `swift package clean` "
+                           + "(SwiftPM does not notice a newly installed library), rebuild, and launch again")
         }
         var rank: Int32 = 0, size: Int32 = 0
         let rc = salign_mpi_init(&rank, &size)
