@@ -19,10 +19,11 @@ public struct Report {
         public var errorKind: String
     }
 
-    public func cell(_ arm: Arm, _ family: String, judge: String = "strong", metric: (Evaluation) -> Double? = { _ in nil }) -> Cell? {
+    public func cell(_ arm: Arm, _ family: String, judge: String = "independent", metric: (Evaluation) -> Double? = { _ in nil }) -> Cell? {
         let rs = results.filter { $0.arm == arm && $0.family == family }
         guard !rs.isEmpty else { return nil }
-        let values = rs.map { metric($0.evaluation) ?? $0.evaluation.winRate[judge]! }
+        let values = rs.compactMap { metric($0.evaluation) ?? $0.evaluation.winRate[judge] }
+        guard values.count == rs.count else { return nil }
         let mean = values.reduce(0, +) / Double(values.count)
         if values.count > 1 {
             let sd = (values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(values.count - 1)).squareRoot()
@@ -99,7 +100,7 @@ public struct Report {
                 panels: preset.families.map { ($0.name, sweepMatrix(family: $0.name)) }).svg()
     }
 
-    /// One figure as Markdown: win rates under the figure's judge and the lenient judge, exact match.
+    /// One figure as Markdown: win rates under each judge the preset reads with, exact match.
     public func markdown(figure n: Int) -> String {
         if n == 10 { return sweepMarkdown() }
         let arms = Arm.figure(n, families: preset.families.map(\.name)), judge = Arm.judge(forFigure: n)
@@ -107,8 +108,12 @@ public struct Report {
         var s = "## \(Report.titles[n] ?? "Figure \(n)")\n\n"
         s += "Win rate (%) against the reference teacher's completions on \(preset.evalPrompts) held-out \(preset.evaluationSet.rawValue) prompts, "
         s += seeds > 1 ? "mean ± 95% CI over \(seeds) seeds (preset \(preset.name)).\n\n" : "± 1 standard error, one seed (preset \(preset.name)).\n\n"
-        s += table(arms, judge: judge, title: "Judge: \(judge) critic\(judge == "strong" ? " (GPT-4's role, as in the paper)" : "")") + "\n"
-        s += table(arms, judge: "lenient", title: "Judge: lenient critic (a second protocol)") + "\n"
+        let paperJudge = Arm.paperJudge(forFigure: n)
+        let tables = [(judge, "a judge model trained apart from every critic"), ("length", "a judge model trained on length-loving labels"),
+                      (paperJudge, "the critic's own model, as in the paper"), ("truth", "the ground truth")]
+        for (name, what) in tables where preset.judges.contains(name) {
+            s += table(arms, judge: name, title: "Judge: \(name) (\(what))") + "\n"
+        }
         s += exactTable(arms)
         return s
     }
@@ -118,9 +123,9 @@ public struct Report {
         let arms = Arm.figure3
         var series: [LineChart.Series] = []
         for family in preset.families.map(\.name) {
-            for judge in ["strong", "lenient"] {
+            for judge in ["independent", "length"] {
                 let points = arms.compactMap { arm in cell(arm, family, judge: judge).map { (x: arm.sftFraction * 100, y: $0.mean) } }
-                series.append(LineChart.Series(name: "\(family), \(judge) judge", points: points, dashed: judge == "lenient"))
+                series.append(LineChart.Series(name: "\(family), \(judge) judge", points: points, dashed: judge == "length"))
             }
         }
         return LineChart(title: Report.titles[3]!, xLabel: "% of prompts used for SFT", yLabel: "win rate vs reference (%)", series: series).svg()
@@ -133,7 +138,7 @@ public struct Report {
                     judge: Arm.judge(forFigure: n))
     }
 
-    public func chart(arms: [Arm], title: String, judge: String = "strong") -> String {
+    public func chart(arms: [Arm], title: String, judge: String = "independent") -> String {
         let families = preset.families.map(\.name)
         let series = arms.map { arm -> (name: String, values: [Double], errors: [Double]?) in
             let cells = families.map { cell(arm, $0, judge: judge) }
@@ -148,7 +153,7 @@ public struct Report {
         var summary: [Summary] = []
         for arm in arms {
             for f in preset.families.map(\.name) {
-                for judge in Critic.judges.map(\.name) {
+                for judge in preset.judges {
                     if let c = cell(arm, f, judge: judge) { summary.append(Summary(arm: arm.id, family: f, judge: judge, cell: c)) }
                 }
             }

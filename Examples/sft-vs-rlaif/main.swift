@@ -30,6 +30,9 @@ struct SFTvsRLAIF: ParsableCommand {
     var pairs: PairsAgainst = .teacher
     @Option(help: "Held-out prompts to evaluate on: test (the reported numbers) or validation (another draw, for choosing a shared hyperparameter such as --dpo-learning-rate without looking at the test prompts).")
     var evaluationSet: EvaluationSet = .test
+    @Flag(help: "Choose DPO's learning rate, β and epochs on validation prompts by the rule of docs/PREREGISTRATION.md (needs --evaluation-set validation); writes dpo-selection.md and dpo-selection.json and stops.")
+    var selectDpo = false
+    @Flag(help: "Stop after measuring the world (teachers and judges on validation prompts: world.md, world.json).") var worldOnly = false
     @Option(name: .customLong("name"), help: "Run name, without '/': results go to <output>/<name> (default: the preset's name).") var runName: String?
 
     func validate() throws {
@@ -40,6 +43,9 @@ struct SFTvsRLAIF: ParsableCommand {
         if let sftSteps, !(1...1_000_000).contains(sftSteps) { throw ValidationError("--sft-steps must be in 1...1000000, got \(sftSteps)") }
         if let sftEpochs, !(1...10_000).contains(sftEpochs) { throw ValidationError("--sft-epochs must be in 1...10000, got \(sftEpochs)") }
         if sftSteps != nil && sftEpochs != nil { throw ValidationError("--sft-steps and --sft-epochs exclude each other: SFT runs either a fixed number of steps or of epochs") }
+        if selectDpo && evaluationSet != .validation {
+            throw ValidationError("--select-dpo needs --evaluation-set validation: settings are never chosen on test prompts")
+        }
         if let runName, runName.isEmpty || runName.contains("/") || runName == "." || runName == ".." {
             throw ValidationError("--name must be a directory name without '/', got '\(runName)'")
         }
@@ -72,6 +78,18 @@ struct SFTvsRLAIF: ParsableCommand {
             FileHandle.standardError.write(Data(String(format: "[%5.0f s] %@\n", Date().timeIntervalSince(start), line).utf8))
         }
         let figures = figure.map { [$0.rawValue] } ?? p.figures
+        let world = try runner.worldReport(judges: runner.judgeNames(figures: figures))
+        try SafeTensors.atomicWrite(Data(world.markdown().utf8), to: dir.appendingPathComponent("world.md"))
+        try SafeTensors.atomicWrite(try encoder.encode(world), to: dir.appendingPathComponent("world.json"))
+        FileHandle.standardError.write(Data(world.markdown().utf8))
+        if worldOnly { return }
+        if selectDpo {
+            let selection = try runner.selectDPO(grid: .standard)
+            try SafeTensors.atomicWrite(Data(selection.markdown().utf8), to: dir.appendingPathComponent("dpo-selection.md"))
+            try SafeTensors.atomicWrite(try encoder.encode(selection), to: dir.appendingPathComponent("dpo-selection.json"))
+            print(selection.markdown())
+            return
+        }
         var arms: [Arm] = []
         for n in figures { for arm in Arm.figure(n, families: p.families.map(\.name)) where !arms.contains(arm) { arms.append(arm) } }
         var results: [ArmResult] = []
