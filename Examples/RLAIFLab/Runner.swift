@@ -162,8 +162,13 @@ public final class ExperimentRunner {
         var out: [String] = []
         for start in stride(from: 0, to: tasks.count, by: 64) {
             let chunk = tasks[start..<min(start + 64, tasks.count)]
-            let g = try model.generate(prompts: chunk.map { tokenizer.encode($0.prompt) }, options: options, generator: &rng)
-            out += g.tokens.map { tokenizer.decode($0) }
+            let prompts = chunk.map { tokenizer.encode($0.prompt) }
+            let g = try model.generate(prompts: prompts, options: options, generator: &rng)
+            // A sample that ran into the end of the context keeps one position free for the EOS that
+            // every completion gets when it is scored or trained on.
+            out += zip(prompts, g.tokens).map { prompt, tokens in
+                tokenizer.decode(Array(tokens.prefix { $0 != tokenizer.eosToken }.prefix(preset.contextLength - prompt.count - 1)))
+            }
         }
         return out
     }

@@ -216,7 +216,7 @@ public struct Teacher: Codable, Equatable, Sendable {
 }
 
 extension Teacher.Gap {
-    var kind: TaskKind {
+    public var kind: TaskKind {
         switch self {
         case .reverseLong: return .reverse
         case .sortLong, .sortDuplicates: return .sort
@@ -227,7 +227,7 @@ extension Teacher.Gap {
     }
 
     /// Whether the instance has the feature this gap is about.
-    func covers(_ t: Instruction) -> Bool {
+    public func covers(_ t: Instruction) -> Bool {
         guard t.kind == kind else { return false }
         switch self {
         case .reverseLong: return t.argument.count >= 4
@@ -240,7 +240,7 @@ extension Teacher.Gap {
     }
 
     /// The wrong answer this gap gives on an instance it covers.
-    func apply(_ t: Instruction) -> String {
+    public func apply(_ t: Instruction) -> String {
         let answer = Array(t.answer)
         switch self {
         case .reverseLong: return String([answer[1], answer[0]] + answer.dropFirst(2))
