@@ -135,10 +135,14 @@ public struct RunManifest: Codable, Equatable, Sendable {
     public static func prepare(_ directory: URL, preset: Preset, provenance: Provenance, allowStaleReuse: Bool,
                                date: Date = Date()) throws -> RunManifest {
         let file = directory.appendingPathComponent(fileName)
-        guard let data = try? Data(contentsOf: file) else {
+        guard FileManager.default.fileExists(atPath: file.path) else {
             let manifest = RunManifest(preset: preset, provenance: provenance)
             try manifest.write(to: file)
             return manifest
+        }
+        let data: Data
+        do { data = try Data(contentsOf: file) } catch {
+            throw DataError(file: file.path, line: 0, reason: "cannot be read (\(error.localizedDescription)); without it the cached pieces' provenance is unknown")
         }
         var manifest: RunManifest
         var differing: [String]

@@ -101,6 +101,13 @@ final class ProvenanceTests: XCTestCase {
         XCTAssertThrowsError(try RunManifest.prepare(dir, preset: other, provenance: try provenance(), allowStaleReuse: false)) { error in
             XCTAssertEqual((error as? ProvenanceMismatch)?.differing.first, "preset")
         }
+        // A preset.json that cannot be read is named, not overwritten.
+        try FileManager.default.removeItem(at: file)
+        try FileManager.default.createDirectory(at: file, withIntermediateDirectories: false)
+        XCTAssertThrowsError(try RunManifest.prepare(dir, preset: preset, provenance: try provenance(), allowStaleReuse: false)) { error in
+            XCTAssertTrue("\(error)".contains(file.path), "\(error)")
+        }
+        try FileManager.default.removeItem(at: file)
         try Data(#"{"x": 1}"#.utf8).write(to: file)
         XCTAssertThrowsError(try RunManifest.prepare(dir, preset: preset, provenance: try provenance(), allowStaleReuse: true)) { error in
             XCTAssertTrue("\(error)".contains(file.path), "\(error)")
