@@ -198,14 +198,24 @@ public struct Evaluation: Codable, Equatable, Sendable {
     public var meanQuality: Double
     /// Exact match per task kind (which skills the policy has).
     public var exactMatchByKind: [String: Double]
+    /// Per judge, its score in [0, 1] of each evaluation prompt's output against the reference, in
+    /// the order of the evaluation prompts (nil in results cached before these were kept).
+    public var perPromptScores: [String: [Double]]?
+    /// Per evaluation prompt: whether the output is exactly the answer, and its graded quality.
+    public var perPromptExact: [Bool]?
+    public var perPromptQuality: [Double]?
 
     public init(winRate: [String: Double], standardError: [String: Double], exactMatch: Double, meanQuality: Double,
-                exactMatchByKind: [String: Double]) {
+                exactMatchByKind: [String: Double], perPromptScores: [String: [Double]]? = nil, perPromptExact: [Bool]? = nil,
+                perPromptQuality: [Double]? = nil) {
         self.winRate = winRate
         self.standardError = standardError
         self.exactMatch = exactMatch
         self.meanQuality = meanQuality
         self.exactMatchByKind = exactMatchByKind
+        self.perPromptScores = perPromptScores
+        self.perPromptExact = perPromptExact
+        self.perPromptQuality = perPromptQuality
     }
 }
 

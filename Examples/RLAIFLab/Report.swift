@@ -4,6 +4,8 @@ import Foundation
 public struct Report {
     public let preset: Preset
     public let results: [ArmResult]
+    /// The run directory's preset.json, for results.json's "provenance".
+    public var manifest: RunManifest?
 
     public init(preset: Preset, results: [ArmResult]) {
         self.preset = preset
@@ -27,8 +29,7 @@ public struct Report {
         let mean = values.reduce(0, +) / Double(values.count)
         if values.count > 1 {
             let sd = (values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(values.count - 1)).squareRoot()
-            let t: [Int: Double] = [2: 12.706, 3: 4.303, 4: 3.182, 5: 2.776]
-            return Cell(mean: mean, error: (t[values.count] ?? 2.0) * sd / Double(values.count).squareRoot(), seeds: values.count,
+            return Cell(mean: mean, error: StudentT.twoSided(df: Double(values.count - 1)) * sd / Double(values.count).squareRoot(), seeds: values.count,
                         errorKind: "95% CI over seeds")
         }
         return Cell(mean: mean, error: rs[0].evaluation.standardError[judge] ?? 0, seeds: 1, errorKind: "standard error")
@@ -114,7 +115,7 @@ public struct Report {
         for (name, what) in tables where preset.judges.contains(name) {
             s += table(arms, judge: name, title: "Judge: \(name) (\(what))") + "\n"
         }
-        s += exactTable(arms)
+        s += exactTable(arms) + pairedMarkdown(figure: n)
         return s
     }
 
@@ -149,7 +150,10 @@ public struct Report {
 
     public func json(arms: [Arm]) throws -> Data {
         struct Summary: Codable { var arm: String; var family: String; var judge: String; var cell: Cell }
-        struct Document: Codable { var preset: Preset; var results: [ArmResult]; var summary: [Summary] }
+        struct Document: Codable {
+            var preset: Preset; var results: [ArmResult]; var summary: [Summary]; var paired: [PairedDifference]
+            var provenance: ProvenanceSummary?
+        }
         var summary: [Summary] = []
         for arm in arms {
             for f in preset.families.map(\.name) {
@@ -160,6 +164,7 @@ public struct Report {
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-        return try encoder.encode(Document(preset: preset, results: results, summary: summary))
+        return try encoder.encode(Document(preset: preset, results: results, summary: summary, paired: pairedDifferences(),
+                                          provenance: manifest.map(ProvenanceSummary.init)))
     }
 }

@@ -20,6 +20,9 @@ public final class ExperimentRunner {
         self.directory = directory
     }
 
+    /// Every teacher an arm can name (the provenance hash covers each).
+    public static let allTeachers: [Teacher] = Teacher.all
+
     public static func teacher(_ name: String) -> Teacher {
         guard let t = Teacher.all.first(where: { $0.name == name }) else { preconditionFailure("ExperimentRunner: no teacher named \(name)") }
         return t
@@ -115,29 +118,35 @@ public final class ExperimentRunner {
         return model
     }
 
-    /// The family's base model: task-free pretraining, done once and reused by every arm and seed.
-    public func base(_ family: Family) throws -> GPT {
-        try cached("cache/\(family.name)") {
-            log("pretraining \(family.name) (d \(family.dModel), \(family.layers) layers, \(family.pretrainSteps) steps)")
-            let model = GPT(config(family), seed: 7)
+    /// The family's base model for one run seed: task-free pretraining whose initialisation and data
+    /// order follow the seed (seed 0: the single base earlier versions shared), so intervals over
+    /// seeds include base-to-base variation. Done once per seed and reused by every arm.
+    public func base(_ family: Family, seed: UInt64) throws -> GPT {
+        try cached("cache/\(family.name)/seed\(seed)") {
+            log("pretraining \(family.name) (d \(family.dModel), \(family.layers) layers, \(family.pretrainSteps) steps), seed \(seed)")
+            let baseSeed = Self.baseSeed(seed)
+            let model = GPT(config(family), seed: baseSeed)
             var c = TrainerConfig()
             c.learningRate = preset.pretrainLearningRate
             c.batchSize = preset.batchSize
             c.schedule = .cosine
             c.warmupSteps = 10
-            c.seed = 7
+            c.seed = baseSeed
             let text = World.pretrainingText(preset.batchSize * family.pretrainSteps, seed: 3, skillShare: family.skillShare)
             try train(SFTStage(model: model, padToken: tokenizer.padToken), text, steps: family.pretrainSteps, config: c,
-                      name: "pretrain-\(family.name)")
+                      name: "pretrain-\(family.name)-seed\(seed)")
             return model
         }
     }
+
+    /// Initialisation and data-order seed of a run seed's base (7 for seed 0, as before bases were per seed).
+    static func baseSeed(_ seed: UInt64) -> UInt64 { 7 &+ seed &* 0x9E37_79B9_7F4A_7C15 }
 
     /// SFT of the family's base on `teacher`'s completions for the first `fraction` of the pool.
     public func sft(_ family: Family, teacher: Teacher, fraction: Double, seed: UInt64) throws -> GPT {
         let pct = Int((fraction * 100).rounded())
         return try cached("models/\(family.name)/seed\(seed)/sft-\(teacher.name)-\(pct)") {
-            let model = try base(family)
+            let model = try base(family, seed: seed)
             let n = Int((Double(pool.count) * fraction).rounded())
             log("SFT \(family.name) on \(teacher.name) teacher, \(n) prompts, seed \(seed)")
             let examples = pool.prefix(n).map { pair($0.prompt, teacher.respond($0)) }
@@ -299,9 +308,10 @@ public final class ExperimentRunner {
     /// win rate against the reference teacher's completions under each judge (ties 0.5).
     public func evaluate(_ model: GPT, seed: UInt64) throws -> Evaluation {
         let outputs = try sample(model, evalTasks, temperature: 0.7, topP: 0.9, seed: seed &+ 101)
-        var winRate: [String: Double] = [:], stderr: [String: Double] = [:]
+        var winRate: [String: Double] = [:], stderr: [String: Double] = [:], perPrompt: [String: [Double]] = [:]
         for name in preset.judges {
             let scores = try judge(name).preferences(evalTasks, outputs, references)
+            perPrompt[name] = scores
             let mean = scores.reduce(0, +) / Double(scores.count)
             let variance = scores.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(max(scores.count - 1, 1))
             winRate[name] = 100 * mean
@@ -312,9 +322,12 @@ public final class ExperimentRunner {
             let idx = evalTasks.indices.filter { evalTasks[$0].kind == kind }
             byKind[kind.rawValue] = Double(idx.filter { outputs[$0] == evalTasks[$0].answer }.count) / Double(max(idx.count, 1))
         }
-        let exact = Double(zip(evalTasks, outputs).filter { $0.answer == $1 }.count) / Double(evalTasks.count)
-        let quality = zip(evalTasks, outputs).reduce(0.0) { $0 + $1.0.quality($1.1) } / Double(evalTasks.count)
-        return Evaluation(winRate: winRate, standardError: stderr, exactMatch: exact, meanQuality: quality, exactMatchByKind: byKind)
+        let exactPerPrompt = zip(evalTasks, outputs).map { $0.answer == $1 }
+        let qualityPerPrompt = zip(evalTasks, outputs).map { $0.quality($1) }
+        let exact = Double(exactPerPrompt.filter { $0 }.count) / Double(evalTasks.count)
+        let quality = qualityPerPrompt.reduce(0, +) / Double(evalTasks.count)
+        return Evaluation(winRate: winRate, standardError: stderr, exactMatch: exact, meanQuality: quality, exactMatchByKind: byKind,
+                          perPromptScores: perPrompt, perPromptExact: exactPerPrompt, perPromptQuality: qualityPerPrompt)
     }
 
     /// Runs (or loads from the cache) one arm for one family and seed.
@@ -326,7 +339,7 @@ public final class ExperimentRunner {
         }
         let start = Date()
         let teacher = Self.teacher(arm.teacher)
-        let sftModel = arm.sftFraction == 0 ? try base(family) : try sft(family, teacher: teacher, fraction: arm.sftFraction, seed: seed)
+        let sftModel = arm.sftFraction == 0 ? try base(family, seed: seed) : try sft(family, teacher: teacher, fraction: arm.sftFraction, seed: seed)
         var policy = sftModel
         var summary: RLAIFSummary? = nil
         if let criticName = arm.critic {

@@ -155,9 +155,9 @@ public enum World {
 /// words, a carry, repeated letters) and fails a fixed share of the instances with it.
 public struct Teacher: Codable, Equatable, Sendable {
     public enum Gap: String, Codable, CaseIterable, Sendable {
-        /// reverse of 4+ letters swaps the first two output letters
+        /// reverse of 4+ letters swaps the first two output letters (when they differ)
         case reverseLong
-        /// sort of 5+ letters leaves the last two unsorted
+        /// sort of 5+ letters leaves the last two unsorted (when they differ)
         case sortLong
         /// sort of a word with a repeated letter writes each letter once (a shorter answer)
         case sortDuplicates
@@ -230,7 +230,7 @@ extension Teacher.Gap {
     public func covers(_ t: Instruction) -> Bool {
         guard t.kind == kind else { return false }
         switch self {
-        case .reverseLong: return t.argument.count >= 4
+        case .reverseLong: return t.argument.count >= 4 && Set(t.answer.prefix(2)).count == 2
         case .sortLong: return t.argument.count >= 5 && Set(t.answer.suffix(2)).count == 2
         case .sortDuplicates: return Set(t.argument).count < t.argument.count
         case .addNoCarry: return Int(t.answer)! >= 10

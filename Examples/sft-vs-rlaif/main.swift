@@ -34,6 +34,8 @@ struct SFTvsRLAIF: ParsableCommand {
     var selectDpo = false
     @Flag(help: "Stop after measuring the world (teachers and judges on validation prompts: world.md, world.json).") var worldOnly = false
     @Option(name: .customLong("name"), help: "Run name, without '/': results go to <output>/<name> (default: the preset's name).") var runName: String?
+    @Flag(help: "Reuse the run directory's cached pieces even when its preset.json records another preset, world, teacher, critic, judge or code version (the reuse and what differed are recorded in preset.json and results.json).")
+    var allowStaleCache = false
 
     func validate() throws {
         if let dpoLearningRate, !(dpoLearningRate.isFinite && dpoLearningRate > 0) {
@@ -61,23 +63,16 @@ struct SFTvsRLAIF: ParsableCommand {
         p.evaluationSet = evaluationSet
         let dir = URL(fileURLWithPath: output).appendingPathComponent(runName ?? p.name)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        // Cached pieces are only valid for the settings that made them.
-        let presetFile = dir.appendingPathComponent("preset.json")
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-        if let data = try? Data(contentsOf: presetFile) {
-            guard (try? JSONDecoder().decode(Preset.self, from: data)) == p else {
-                throw ValidationError("\(dir.path) holds a run made with other settings (see its preset.json); choose another --name or --output")
-            }
-        } else {
-            try encoder.encode(p).write(to: presetFile)
-        }
         let runner = ExperimentRunner(preset: p, directory: dir)
+        // Cached pieces are only valid for the settings, world, teachers, critics, judges and code that made them.
+        let manifest = try RunManifest.prepare(dir, preset: p, provenance: try runner.provenance(), allowStaleReuse: allowStaleCache)
         let start = Date()
         runner.log = { line in
             FileHandle.standardError.write(Data(String(format: "[%5.0f s] %@\n", Date().timeIntervalSince(start), line).utf8))
         }
         let figures = figure.map { [$0.rawValue] } ?? p.figures
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
         let world = try runner.worldReport(judges: runner.judgeNames(figures: figures))
         try SafeTensors.atomicWrite(Data(world.markdown().utf8), to: dir.appendingPathComponent("world.md"))
         try SafeTensors.atomicWrite(try encoder.encode(world), to: dir.appendingPathComponent("world.json"))
@@ -102,7 +97,8 @@ struct SFTvsRLAIF: ParsableCommand {
                 }
             }
         }
-        let report = Report(preset: p, results: results)
+        var report = Report(preset: p, results: results)
+        report.manifest = manifest
         let markdown = figures.map { report.markdown(figure: $0) }.joined(separator: "\n")
         try markdown.write(to: dir.appendingPathComponent("figures.md"), atomically: true, encoding: .utf8)
         for n in figures {

@@ -38,7 +38,7 @@ final class JudgeTests: XCTestCase {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("feedback-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
         let runner = ExperimentRunner(preset: tinyPreset(), directory: dir)
-        let base = try runner.base(tinyPreset().families[0])
+        let base = try runner.base(tinyPreset().families[0], seed: 0)
         let (pairs, summary) = try runner.feedbackPairs(base, teacher: .weak, critic: TruthJudge(), seed: 0, name: "t")
         XCTAssertEqual(pairs.count, summary.pairs)
         XCTAssertGreaterThan(pairs.count, 0)

@@ -37,10 +37,13 @@ final class WorldTests: XCTestCase {
         for t in tasks.prefix(100) { XCTAssertEqual(Teacher.weak.respond(t), Teacher.weak.respond(t)) }
         // ...about 80% of those its twice gap covers, picked by the prompt's hash, not by a visible feature.
         XCTAssertEqual(accuracy(.weak, .twice), 0.2, accuracy: 0.05)
-        let longReversals = tasks.filter { $0.kind == .reverse && $0.argument.count >= 4 }
+        // (A gap covers only instances where its error shows: reversals of 4+ letters whose first two
+        // answer letters differ.)
+        let longReversals = tasks.filter { Teacher.Gap.reverseLong.covers($0) }
+        XCTAssertTrue(longReversals.allSatisfy { $0.argument.count >= 4 })
         let failed = Double(longReversals.filter { Teacher.weak.respond($0) != $0.answer }.count) / Double(longReversals.count)
-        XCTAssertEqual(failed, 0.6, accuracy: 0.08)
-        XCTAssertEqual(accuracy(.weak, .reverse), 1 - 0.6 * 2 / 3, accuracy: 0.08)  // 4 or 5 letters of 3...5
+        XCTAssertEqual(failed, 0.6, accuracy: 0.06)
+        XCTAssertEqual(accuracy(.weak, .reverse), 1 - 0.6 * (2.0 / 3) * (5.0 / 6), accuracy: 0.06)  // 4 or 5 letters of 3...5, first two differ
         // The strong teacher's errors are of several kinds.
         let strongErrors = Set(tasks.filter { Teacher.strong.respond($0) != $0.answer }.map(\.kind))
         XCTAssertGreaterThanOrEqual(strongErrors.count, 3)
@@ -68,13 +71,16 @@ final class WorldTests: XCTestCase {
         XCTAssertGreaterThan(Annotator.careful.preference(t, "aabb", "aab"), 0.99)
         XCTAssertEqual(Annotator.careful.preference(t, "aab", "aabb") + Annotator.careful.preference(t, "aabb", "aab"), 1, accuracy: 1e-12)
         // One character longer and 1/5 worse (quality 0.8): careful annotators still pick the answer,
-        // length-loving ones much less surely.
+        // length-loving ones only by a coin flip; shorter and worse, they never do.
         XCTAssertGreaterThan(Annotator.careful.preference(t, "aabb", "aabbb"), 0.98)
         let lengthy = Annotator.lengthLoving.preference(t, "aabb", "aabbb")
-        XCTAssertEqual(lengthy, 1 / (1 + exp(-(0.2 / 0.05 - 2))), accuracy: 1e-12)
+        XCTAssertEqual(lengthy, 1 / (1 + exp(-(0.2 / 0.05 - 4))), accuracy: 1e-12)
+        XCTAssertEqual(lengthy, 0.5, accuracy: 1e-9)
+        XCTAssertGreaterThan(Annotator.lengthLoving.preference(t, "aabb", "aab"), 0.999)
         var rng = RandomGenerator(seed: 1)
         let wins = (0..<4_000).filter { _ in Annotator.lengthLoving.prefers(t, "aabb", "aabbb", &rng) }.count
         XCTAssertEqual(Double(wins) / 4_000, lengthy, accuracy: 0.03)
+        XCTAssertEqual(Annotator.lengthLoving.preference(t, "aabb", "aabc"), Annotator.careful.preference(t, "aabb", "aabc"))
     }
 
     func testJudgePairsAreDistinctLabelledAndFromTheirSplit() {
