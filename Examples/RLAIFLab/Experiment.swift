@@ -102,7 +102,7 @@ public struct Preset: Codable, Equatable, Sendable {
     public static let full = Preset(name: "full",
                                     families: [Family(name: "base-A", dModel: 64, layers: 2, heads: 4, pretrainSteps: 2000, skillShare: 0.5),
                                                Family(name: "base-B", dModel: 48, layers: 2, heads: 2, pretrainSteps: 600, skillShare: 0.5)],
-                                    seeds: [0, 1, 2], promptPool: 10000, evalPrompts: 400, sftSteps: 1500,
+                                    seeds: [0, 1, 2, 3, 4], promptPool: 10000, evalPrompts: 400, sftSteps: 1500,
                                     figures: [1, 2, 3, 4, 5, 7, 8, 9, 10])
 
     public static func named(_ name: String) -> Preset? { ["quick": quick, "default": standard, "full": full][name] }

@@ -16,7 +16,7 @@ struct SFTvsRLAIF: ParsableCommand {
         pieces (pretrained bases, SFT models, arm results) are cached there, so a rerun resumes.
         """)
 
-    @Option(help: "quick (one base family, under 2 minutes), default (two families, one seed) or full (three seeds, 1,500 SFT steps, 400 evaluation prompts, and the teacher x critic sweep).")
+    @Option(help: "quick (one base family, under 2 minutes), default (two families, one seed) or full (five seeds, each with its own pretrained bases, 1,500 SFT steps, 400 evaluation prompts, and the teacher x critic sweep).")
     var preset: PresetName = .default
     @Option(help: "Run one figure only: 1, 2 (the main comparison), 3 (SFT data scaling), 4 (Claude-like teacher and critic), 5 (strong teacher 10% + RLAIF), 7 (Figure 5 with the Claude-like teacher and critic), 8 (RLAIF by PPO beside DPO), 9 (Table 1: DPO on pairs sampled from each base family) or 10 (teacher x critic strength sweep; in the full preset). Default: the preset's figures (quick: 2 and 5; default and full: all). Figure 6 is `rlaif-bandit`.")
     var figure: Figure?
