@@ -3,17 +3,18 @@ import XCTest
 @testable import Alignment
 @testable import RLAIFLab
 
-final class JudgeTests: XCTestCase {
-    func tinyPreset() -> Preset {
-        let family = Family(name: "tiny", dModel: 16, layers: 1, heads: 2, pretrainSteps: 2)
-        var p = Preset(name: "test", families: [family], seeds: [0], promptPool: 96, evalPrompts: 16, sftSteps: 4)
-        p.batchSize = 16
-        p.judgeSpecs = [JudgeSpec(name: "tiny-judge", dModel: 16, layers: 1, heads: 2, pretrainSteps: 2, trainingPairs: 64, epochs: 1, seed: 9)]
-        p.judges = ["tiny-judge", "truth"]
-        p.dpoEpochs = 1
-        return p
-    }
+/// A preset small enough to train end to end in a test, with one tiny judge.
+func tinyPreset() -> Preset {
+    let family = Family(name: "tiny", dModel: 16, layers: 1, heads: 2, pretrainSteps: 2)
+    var p = Preset(name: "test", families: [family], seeds: [0], promptPool: 96, evalPrompts: 16, sftSteps: 4)
+    p.batchSize = 16
+    p.judgeSpecs = [JudgeSpec(name: "tiny-judge", dModel: 16, layers: 1, heads: 2, pretrainSteps: 2, trainingPairs: 64, epochs: 1, seed: 9)]
+    p.judges = ["tiny-judge", "truth"]
+    p.dpoEpochs = 1
+    return p
+}
 
+final class JudgeTests: XCTestCase {
     /// A judge is trained once, cached, and reloaded with the same scores; its preferences are a
     /// proper comparison (P(a ≻ b) + P(b ≻ a) = 1, 0.5 against itself).
     func testJudgeIsTrainedOnceAndReloadedFromTheCache() throws {
@@ -90,5 +91,28 @@ final class JudgeTests: XCTestCase {
         XCTAssertTrue(selection.rows.allSatisfy { $0.winRates.count == ExperimentRunner.selectionArms.count })
         XCTAssertTrue(selection.rows.contains { $0.setting == selection.chosen })
         XCTAssertTrue(selection.markdown().contains("(chosen)"))
+    }
+}
+
+final class WorldReportTests: XCTestCase {
+    /// The world report measures every teacher on validation prompts and every named judge on
+    /// validation pairs; the truth agrees with itself and the teachers keep their order.
+    func testWorldReportMeasuresTeachersAndJudges() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("world-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let runner = ExperimentRunner(preset: tinyPreset(), directory: dir)
+        let report = try runner.worldReport(judges: ["truth", "tiny-judge"], prompts: 400, pairs: 300)
+        XCTAssertEqual(report.teachers.map(\.teacher), Teacher.all.map(\.name))
+        let exact = Dictionary(uniqueKeysWithValues: report.teachers.map { ($0.teacher, $0.exactMatch) })
+        XCTAssertGreaterThan(exact["strong"]!, exact["claude"]!)
+        XCTAssertGreaterThan(exact["claude"]!, exact["reference"]!)
+        XCTAssertGreaterThan(exact["reference"]!, exact["weak"]!)
+        XCTAssertEqual(report.teachers.first { $0.teacher == "reference" }?.winRate["truth"], 50)
+        XCTAssertEqual(report.judges.map(\.judge), ["truth", "tiny-judge"])
+        XCTAssertEqual(report.judges[0].accuracy, 1)
+        XCTAssertGreaterThan(report.validationPairs, 200)
+        let md = report.markdown()
+        XCTAssertTrue(md.contains("| weak | ") && md.contains("| tiny-judge | "), md)
+        XCTAssertEqual(runner.judgeNames(figures: [2, 4]), tinyPreset().judges + ["strong", "claude"])
     }
 }
