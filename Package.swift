@@ -84,7 +84,7 @@ let package = Package(
         .testTarget(name: "NNTests", dependencies: ["NN", "TestSupport"], path: "Tests/NNTests"),
         .testTarget(name: "LanguageModelsTests", dependencies: ["LanguageModels", "TestSupport"], path: "Tests/LanguageModelsTests",
                     exclude: ["Fixtures"]),
-        .testTarget(name: "RLAIFLabTests", dependencies: ["RLAIFLab", "Alignment"], path: "Tests/RLAIFLabTests"),
+        .testTarget(name: "RLAIFLabTests", dependencies: ["RLAIFLab", "Alignment"], path: "Tests/RLAIFLabTests", exclude: ["Fixtures"]),
         .testTarget(name: "AlignmentTests", dependencies: ["Alignment"], path: "Tests/AlignmentTests", exclude: ["Fixtures"]),
         // Runs the built executables as subprocesses; depending on them makes `swift test` build them.
         .testTarget(name: "CLITests", dependencies: ["LanguageModels", "align", "tiny-train", "char-lm", "train-bench", "matmul-bench", "rlaif-bandit", "sft-vs-rlaif"],

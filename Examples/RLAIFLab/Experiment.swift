@@ -65,6 +65,13 @@ public struct Preset: Codable, Equatable, Sendable {
     /// What the policy's sample is compared with in each feedback pair: "teacher" (the teacher's
     /// completion, as the paper's code does) or "policy" (a second policy sample).
     public var pairsAgainst = "teacher"
+    /// Judges every evaluation is read with ("truth": the ground truth); the figures' own judge is
+    /// `Arm.judge(forFigure:)`.
+    public var judges = ["independent", "length", "strong", "claude", "truth"]
+    /// How each critic and judge is made.
+    public var judgeSpecs = JudgeSpec.all
+    /// Judges' reward-model training (AdamW, cosine).
+    public var judgeLearningRate: Float = 1e-3
     /// Figures `sft-vs-rlaif` runs without --figure.
     public var figures = [1, 2, 3, 4, 5, 7, 8, 9]
 
@@ -80,9 +87,14 @@ public struct Preset: Codable, Equatable, Sendable {
         self.figures = figures
     }
 
-    public static let quick = Preset(name: "quick", families: [Family(name: "small", dModel: 64, layers: 2, heads: 4, pretrainSteps: 600,
-                                                                      skillShare: 0.5)],
-                                     seeds: [0], promptPool: 3000, evalPrompts: 150, sftSteps: 600, figures: [2, 5])
+    /// A smoke test under two minutes: one small family, miniature judges, two of them read.
+    public static let quick: Preset = {
+        var p = Preset(name: "quick", families: [Family(name: "small", dModel: 64, layers: 2, heads: 4, pretrainSteps: 600, skillShare: 0.5)],
+                       seeds: [0], promptPool: 3000, evalPrompts: 150, sftSteps: 600, figures: [2, 5])
+        p.judgeSpecs = JudgeSpec.all.map(\.miniature)
+        p.judges = ["independent", "truth"]
+        return p
+    }()
     public static let standard = Preset(name: "default",
                                         families: [Family(name: "base-A", dModel: 64, layers: 2, heads: 4, pretrainSteps: 2000, skillShare: 0.5),
                                                    Family(name: "base-B", dModel: 48, layers: 2, heads: 2, pretrainSteps: 600, skillShare: 0.5)],
@@ -90,7 +102,7 @@ public struct Preset: Codable, Equatable, Sendable {
     public static let full = Preset(name: "full",
                                     families: [Family(name: "base-A", dModel: 64, layers: 2, heads: 4, pretrainSteps: 2000, skillShare: 0.5),
                                                Family(name: "base-B", dModel: 48, layers: 2, heads: 2, pretrainSteps: 600, skillShare: 0.5)],
-                                    seeds: [0, 1, 2], promptPool: 10000, evalPrompts: 400, sftSteps: 1500,
+                                    seeds: [0, 1, 2, 3, 4], promptPool: 10000, evalPrompts: 400, sftSteps: 1500,
                                     figures: [1, 2, 3, 4, 5, 7, 8, 9, 10])
 
     public static func named(_ name: String) -> Preset? { ["quick": quick, "default": standard, "full": full][name] }
@@ -141,8 +153,9 @@ public struct Arm: Codable, Equatable, Hashable, Sendable {
     public static let figure2: [Arm] = [sft("weak", 1), sft("weak", 0.1), rlaif("weak", "strong"), sft("strong", 1)]
     /// Figure 3: SFT data scaling on the weak teacher (0% is the base model).
     public static let figure3: [Arm] = [0, 0.05, 0.1, 0.25, 0.5, 1].map { sft("weak", $0) }
-    /// Figure 4: the Claude-like model as teacher and critic (judged by it too).
-    public static let figure4: [Arm] = [sft("claude", 1), sft("claude", 0.1), rlaif("claude", "claude")]
+    /// Figure 4: the weak teacher's 10% + RLAIF with the Claude-like critic, against SFT on the
+    /// Claude-like teacher's completions (is a Claude-like teacher as good as its feedback?).
+    public static let figure4: [Arm] = [sft("weak", 0.1), rlaif("weak", "claude"), sft("claude", 1)]
     /// Figure 5: the strong teacher on 10% + RLAIF versus on 100%.
     public static let figure5: [Arm] = [sft("strong", 0.1), rlaif("strong", "strong"), sft("strong", 1)]
     /// Figure 7: Figure 5 with the Claude-like model as teacher, critic and judge.
@@ -157,11 +170,11 @@ public struct Arm: Codable, Equatable, Hashable, Sendable {
         [sft("weak", 0.1)] + families.map { Arm(teacher: "weak", sftFraction: 0.1, critic: "strong", pairsFrom: $0) }
     }
 
-    /// Beyond the paper ("figure 10"): teacher strength x critic strength. Teachers from weak to
-    /// strong, critics from noisy to sharp; each cell is SFT on the teacher's 10% + RLAIF with that
-    /// critic, compared with SFT on the strong teacher's 100%.
+    /// Beyond the paper ("figure 10"): teacher strength x critic. Teachers from weak to strong,
+    /// critics from the small model through the length-biased one to the strong one; each cell is
+    /// SFT on the teacher's 10% + RLAIF with that critic, compared with SFT on the strong teacher's 100%.
     public static let sweepTeachers = ["weak", "reference", "strong"]
-    public static let sweepCritics = ["noisy", "lenient", "claude", "strong"]
+    public static let sweepCritics = ["small", "length", "claude", "strong"]
     public static let sweep: [Arm] = [sft("strong", 1)] + sweepTeachers.map { sft($0, 0.1) }
         + sweepTeachers.flatMap { t in sweepCritics.map { c in rlaif(t, c) } }
 
@@ -169,8 +182,10 @@ public struct Arm: Codable, Equatable, Hashable, Sendable {
         if n == 9 { return table1(families: families) }
         return [1: figure1, 2: figure2, 3: figure3, 4: figure4, 5: figure5, 7: figure7, 8: ppoComparison, 10: sweep][n] ?? []
     }
-    /// The judge a figure is read with, as in the paper.
-    public static func judge(forFigure n: Int) -> String { n == 4 || n == 7 ? "claude" : "strong" }
+    /// The judge a figure is read with: the independent judge, which is neither critic.
+    public static func judge(forFigure n: Int) -> String { "independent" }
+    /// The judge the paper read the figure with (the critic's own model: GPT-4, or Claude for 4 and 7).
+    public static func paperJudge(forFigure n: Int) -> String { n == 4 || n == 7 ? "claude" : "strong" }
 }
 
 /// Evaluation of one policy, AlpacaEval-style.
@@ -183,14 +198,24 @@ public struct Evaluation: Codable, Equatable, Sendable {
     public var meanQuality: Double
     /// Exact match per task kind (which skills the policy has).
     public var exactMatchByKind: [String: Double]
+    /// Per judge, its score in [0, 1] of each evaluation prompt's output against the reference, in
+    /// the order of the evaluation prompts (nil in results cached before these were kept).
+    public var perPromptScores: [String: [Double]]?
+    /// Per evaluation prompt: whether the output is exactly the answer, and its graded quality.
+    public var perPromptExact: [Bool]?
+    public var perPromptQuality: [Double]?
 
     public init(winRate: [String: Double], standardError: [String: Double], exactMatch: Double, meanQuality: Double,
-                exactMatchByKind: [String: Double]) {
+                exactMatchByKind: [String: Double], perPromptScores: [String: [Double]]? = nil, perPromptExact: [Bool]? = nil,
+                perPromptQuality: [Double]? = nil) {
         self.winRate = winRate
         self.standardError = standardError
         self.exactMatch = exactMatch
         self.meanQuality = meanQuality
         self.exactMatchByKind = exactMatchByKind
+        self.perPromptScores = perPromptScores
+        self.perPromptExact = perPromptExact
+        self.perPromptQuality = perPromptQuality
     }
 }
 
@@ -202,13 +227,48 @@ public struct ArmResult: Codable, Equatable, Sendable {
     public var seconds: Double
     /// DPO data: share of pairs where the critic preferred the policy's own sample.
     public var policyPreferredShare: Double?
+    /// What the RLAIF step saw and did (nil for SFT-only arms).
+    public var rlaif: RLAIFSummary?
 
-    public init(arm: Arm, family: String, seed: UInt64, evaluation: Evaluation, seconds: Double, policyPreferredShare: Double?) {
+    public init(arm: Arm, family: String, seed: UInt64, evaluation: Evaluation, seconds: Double, policyPreferredShare: Double? = nil,
+                rlaif: RLAIFSummary? = nil) {
         self.arm = arm
         self.family = family
         self.seed = seed
         self.evaluation = evaluation
         self.seconds = seconds
-        self.policyPreferredShare = policyPreferredShare
+        self.policyPreferredShare = policyPreferredShare ?? rlaif?.policyPreferredShare
+        self.rlaif = rlaif
+    }
+}
+
+/// The feedback pairs of an RLAIF arm and how far training on them moved the policy.
+public struct RLAIFSummary: Codable, Equatable, Sendable {
+    public var pairs: Int
+    /// Share of pairs where the critic chose the policy's own sample.
+    public var policyPreferredShare = 0.0
+    /// Share of pairs where the policy's sample is truly better (graded quality).
+    public var policyBetterShare = 0.0
+    /// Share of the pairs of unequal true quality where the critic chose the better completion.
+    public var criticAgreement = 0.0
+    /// DPO: mean loss, implicit reward margin and accuracy over the first and the last epoch.
+    public var dpoFirstEpoch: [String: Double]?
+    public var dpoLastEpoch: [String: Double]?
+    /// PPO: the reward model's final training accuracy.
+    public var rewardModelAccuracy: Double?
+
+    public init(pairs: Int) { self.pairs = pairs }
+
+    mutating func record(dpoHistory history: [StepLog], stepsPerEpoch: Int) {
+        func means(_ logs: ArraySlice<StepLog>) -> [String: Double] {
+            var out: [String: Double] = [:]
+            for key in ["loss", "rewards/margins", "rewards/accuracies"] {
+                out[key] = logs.compactMap { $0.values[key] }.reduce(0, +) / Double(max(logs.count, 1))
+            }
+            return out
+        }
+        guard stepsPerEpoch > 0, !history.isEmpty else { return }
+        dpoFirstEpoch = means(history.prefix(stepsPerEpoch))
+        dpoLastEpoch = means(history.suffix(stepsPerEpoch))
     }
 }

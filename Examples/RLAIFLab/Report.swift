@@ -4,6 +4,8 @@ import Foundation
 public struct Report {
     public let preset: Preset
     public let results: [ArmResult]
+    /// The run directory's preset.json, for results.json's "provenance".
+    public var manifest: RunManifest?
 
     public init(preset: Preset, results: [ArmResult]) {
         self.preset = preset
@@ -19,15 +21,15 @@ public struct Report {
         public var errorKind: String
     }
 
-    public func cell(_ arm: Arm, _ family: String, judge: String = "strong", metric: (Evaluation) -> Double? = { _ in nil }) -> Cell? {
+    public func cell(_ arm: Arm, _ family: String, judge: String = "independent", metric: (Evaluation) -> Double? = { _ in nil }) -> Cell? {
         let rs = results.filter { $0.arm == arm && $0.family == family }
         guard !rs.isEmpty else { return nil }
-        let values = rs.map { metric($0.evaluation) ?? $0.evaluation.winRate[judge]! }
+        let values = rs.compactMap { metric($0.evaluation) ?? $0.evaluation.winRate[judge] }
+        guard values.count == rs.count else { return nil }
         let mean = values.reduce(0, +) / Double(values.count)
         if values.count > 1 {
             let sd = (values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(values.count - 1)).squareRoot()
-            let t: [Int: Double] = [2: 12.706, 3: 4.303, 4: 3.182, 5: 2.776]
-            return Cell(mean: mean, error: (t[values.count] ?? 2.0) * sd / Double(values.count).squareRoot(), seeds: values.count,
+            return Cell(mean: mean, error: StudentT.twoSided(df: Double(values.count - 1)) * sd / Double(values.count).squareRoot(), seeds: values.count,
                         errorKind: "95% CI over seeds")
         }
         return Cell(mean: mean, error: rs[0].evaluation.standardError[judge] ?? 0, seeds: 1, errorKind: "standard error")
@@ -99,7 +101,7 @@ public struct Report {
                 panels: preset.families.map { ($0.name, sweepMatrix(family: $0.name)) }).svg()
     }
 
-    /// One figure as Markdown: win rates under the figure's judge and the lenient judge, exact match.
+    /// One figure as Markdown: win rates under each judge the preset reads with, exact match.
     public func markdown(figure n: Int) -> String {
         if n == 10 { return sweepMarkdown() }
         let arms = Arm.figure(n, families: preset.families.map(\.name)), judge = Arm.judge(forFigure: n)
@@ -107,9 +109,13 @@ public struct Report {
         var s = "## \(Report.titles[n] ?? "Figure \(n)")\n\n"
         s += "Win rate (%) against the reference teacher's completions on \(preset.evalPrompts) held-out \(preset.evaluationSet.rawValue) prompts, "
         s += seeds > 1 ? "mean ± 95% CI over \(seeds) seeds (preset \(preset.name)).\n\n" : "± 1 standard error, one seed (preset \(preset.name)).\n\n"
-        s += table(arms, judge: judge, title: "Judge: \(judge) critic\(judge == "strong" ? " (GPT-4's role, as in the paper)" : "")") + "\n"
-        s += table(arms, judge: "lenient", title: "Judge: lenient critic (a second protocol)") + "\n"
-        s += exactTable(arms)
+        let paperJudge = Arm.paperJudge(forFigure: n)
+        let tables = [(judge, "a judge model trained apart from every critic"), ("length", "a judge model trained on length-loving labels"),
+                      (paperJudge, "the critic's own model, as in the paper"), ("truth", "the ground truth")]
+        for (name, what) in tables where preset.judges.contains(name) {
+            s += table(arms, judge: name, title: "Judge: \(name) (\(what))") + "\n"
+        }
+        s += exactTable(arms) + pairedMarkdown(figure: n)
         return s
     }
 
@@ -118,9 +124,9 @@ public struct Report {
         let arms = Arm.figure3
         var series: [LineChart.Series] = []
         for family in preset.families.map(\.name) {
-            for judge in ["strong", "lenient"] {
+            for judge in ["independent", "length"] {
                 let points = arms.compactMap { arm in cell(arm, family, judge: judge).map { (x: arm.sftFraction * 100, y: $0.mean) } }
-                series.append(LineChart.Series(name: "\(family), \(judge) judge", points: points, dashed: judge == "lenient"))
+                series.append(LineChart.Series(name: "\(family), \(judge) judge", points: points, dashed: judge == "length"))
             }
         }
         return LineChart(title: Report.titles[3]!, xLabel: "% of prompts used for SFT", yLabel: "win rate vs reference (%)", series: series).svg()
@@ -133,7 +139,7 @@ public struct Report {
                     judge: Arm.judge(forFigure: n))
     }
 
-    public func chart(arms: [Arm], title: String, judge: String = "strong") -> String {
+    public func chart(arms: [Arm], title: String, judge: String = "independent") -> String {
         let families = preset.families.map(\.name)
         let series = arms.map { arm -> (name: String, values: [Double], errors: [Double]?) in
             let cells = families.map { cell(arm, $0, judge: judge) }
@@ -144,17 +150,21 @@ public struct Report {
 
     public func json(arms: [Arm]) throws -> Data {
         struct Summary: Codable { var arm: String; var family: String; var judge: String; var cell: Cell }
-        struct Document: Codable { var preset: Preset; var results: [ArmResult]; var summary: [Summary] }
+        struct Document: Codable {
+            var preset: Preset; var results: [ArmResult]; var summary: [Summary]; var paired: [PairedDifference]
+            var provenance: ProvenanceSummary?
+        }
         var summary: [Summary] = []
         for arm in arms {
             for f in preset.families.map(\.name) {
-                for judge in Critic.judges.map(\.name) {
+                for judge in preset.judges {
                     if let c = cell(arm, f, judge: judge) { summary.append(Summary(arm: arm.id, family: f, judge: judge, cell: c)) }
                 }
             }
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-        return try encoder.encode(Document(preset: preset, results: results, summary: summary))
+        return try encoder.encode(Document(preset: preset, results: results, summary: summary, paired: pairedDifferences(),
+                                          provenance: manifest.map(ProvenanceSummary.init)))
     }
 }

@@ -20,11 +20,64 @@ public final class ExperimentRunner {
         self.directory = directory
     }
 
+    /// Every teacher an arm can name (the provenance hash covers each).
+    public static let allTeachers: [Teacher] = Teacher.all
+
     public static func teacher(_ name: String) -> Teacher {
-        ["weak": .weak, "strong": .strong, "claude": .claude, "reference": .reference][name]!
+        guard let t = Teacher.all.first(where: { $0.name == name }) else { preconditionFailure("ExperimentRunner: no teacher named \(name)") }
+        return t
     }
 
-    public static func critic(_ name: String) -> Critic { ["strong": .strong, "lenient": .lenient, "claude": .claude, "noisy": .noisy][name]! }
+    /// Trained judge models by name, loaded or trained once per run directory.
+    var judgeModels: [String: JudgeModel] = [:]
+
+    /// The critic or judge named `name` ("truth" is the ground truth): trained on first use from its
+    /// spec, cached under cache/judges/, and shared by every family and seed (a GPT-4 does not
+    /// change with the student).
+    public func judge(_ name: String) throws -> Judge {
+        if name == "truth" { return TruthJudge() }
+        if let j = judgeModels[name] { return j }
+        guard let spec = preset.judgeSpecs.first(where: { $0.name == name }) else {
+            throw DataError(file: "<preset>", line: 0, reason: "no judge named \(name); known: truth, " + preset.judgeSpecs.map(\.name).joined(separator: ", "))
+        }
+        let model = try cached("cache/judges/\(name)") { try trainJudge(spec) }
+        let j = JudgeModel(spec: spec, model: model)
+        judgeModels[name] = j
+        return j
+    }
+
+    func trainJudge(_ spec: JudgeSpec) throws -> GPT {
+        log("training judge \(spec.name) (d \(spec.dModel), \(spec.layers) layers, \(spec.pretrainSteps) pretraining steps, " +
+            "\(spec.trainingPairs) labelled pairs)")
+        let family = Family(name: "judge-\(spec.name)", dModel: spec.dModel, layers: spec.layers, heads: spec.heads,
+                            pretrainSteps: spec.pretrainSteps, skillShare: 0.5)
+        let base = GPT(config(family), seed: spec.seed)
+        var c = TrainerConfig()
+        c.learningRate = preset.pretrainLearningRate
+        c.batchSize = preset.batchSize
+        c.schedule = .cosine
+        c.warmupSteps = 10
+        c.seed = spec.seed
+        let text = World.pretrainingText(preset.batchSize * spec.pretrainSteps, seed: spec.seed &+ 3, skillShare: 0.5)
+        try train(SFTStage(model: base, padToken: tokenizer.padToken), text, steps: spec.pretrainSteps, config: c, name: "judge-\(spec.name)-pretrain")
+        let model = base.withScalarHead(true, seed: spec.seed &+ 1)
+        let pairs = World.judgePairs(spec.trainingPairs, seed: spec.seed &+ 5, split: .training, annotator: spec.annotator).map {
+            PreferencePair(chosen: pair($0.task.prompt, $0.chosen), rejected: pair($0.task.prompt, $0.rejected))
+        }
+        var r = TrainerConfig()
+        r.learningRate = preset.judgeLearningRate
+        r.batchSize = 32
+        r.epochs = spec.epochs
+        r.schedule = .cosine
+        r.warmupSteps = 10
+        r.seed = spec.seed
+        let dir = stageDirectory("judge-\(spec.name)")
+        let loop = try TrainingLoop(stage: RewardStage(model: model, padToken: tokenizer.padToken), examples: pairs, config: r, outputDirectory: dir)
+        try loop.train()
+        dropCheckpoint(dir)
+        log(String(format: "judge %@: final training accuracy %.3f", spec.name, loop.history.last?.values["accuracy"] ?? .nan))
+        return model
+    }
 
     func config(_ family: Family) -> GPTConfig {
         GPTConfig(vocabSize: tokenizer.vocabSize, contextLength: preset.contextLength, dModel: family.dModel, layers: family.layers,
@@ -65,29 +118,35 @@ public final class ExperimentRunner {
         return model
     }
 
-    /// The family's base model: task-free pretraining, done once and reused by every arm and seed.
-    public func base(_ family: Family) throws -> GPT {
-        try cached("cache/\(family.name)") {
-            log("pretraining \(family.name) (d \(family.dModel), \(family.layers) layers, \(family.pretrainSteps) steps)")
-            let model = GPT(config(family), seed: 7)
+    /// The family's base model for one run seed: task-free pretraining whose initialisation and data
+    /// order follow the seed (seed 0: the single base earlier versions shared), so intervals over
+    /// seeds include base-to-base variation. Done once per seed and reused by every arm.
+    public func base(_ family: Family, seed: UInt64) throws -> GPT {
+        try cached("cache/\(family.name)/seed\(seed)") {
+            log("pretraining \(family.name) (d \(family.dModel), \(family.layers) layers, \(family.pretrainSteps) steps), seed \(seed)")
+            let baseSeed = Self.baseSeed(seed)
+            let model = GPT(config(family), seed: baseSeed)
             var c = TrainerConfig()
             c.learningRate = preset.pretrainLearningRate
             c.batchSize = preset.batchSize
             c.schedule = .cosine
             c.warmupSteps = 10
-            c.seed = 7
+            c.seed = baseSeed
             let text = World.pretrainingText(preset.batchSize * family.pretrainSteps, seed: 3, skillShare: family.skillShare)
             try train(SFTStage(model: model, padToken: tokenizer.padToken), text, steps: family.pretrainSteps, config: c,
-                      name: "pretrain-\(family.name)")
+                      name: "pretrain-\(family.name)-seed\(seed)")
             return model
         }
     }
+
+    /// Initialisation and data-order seed of a run seed's base (7 for seed 0, as before bases were per seed).
+    static func baseSeed(_ seed: UInt64) -> UInt64 { 7 &+ seed &* 0x9E37_79B9_7F4A_7C15 }
 
     /// SFT of the family's base on `teacher`'s completions for the first `fraction` of the pool.
     public func sft(_ family: Family, teacher: Teacher, fraction: Double, seed: UInt64) throws -> GPT {
         let pct = Int((fraction * 100).rounded())
         return try cached("models/\(family.name)/seed\(seed)/sft-\(teacher.name)-\(pct)") {
-            let model = try base(family)
+            let model = try base(family, seed: seed)
             let n = Int((Double(pool.count) * fraction).rounded())
             log("SFT \(family.name) on \(teacher.name) teacher, \(n) prompts, seed \(seed)")
             let examples = pool.prefix(n).map { pair($0.prompt, teacher.respond($0)) }
@@ -112,35 +171,54 @@ public final class ExperimentRunner {
         var out: [String] = []
         for start in stride(from: 0, to: tasks.count, by: 64) {
             let chunk = tasks[start..<min(start + 64, tasks.count)]
-            let g = try model.generate(prompts: chunk.map { tokenizer.encode($0.prompt) }, options: options, generator: &rng)
-            out += g.tokens.map { tokenizer.decode($0) }
+            let prompts = chunk.map { tokenizer.encode($0.prompt) }
+            let g = try model.generate(prompts: prompts, options: options, generator: &rng)
+            // A sample that ran into the end of the context keeps one position free for the EOS that
+            // every completion gets when it is scored or trained on.
+            out += zip(prompts, g.tokens).map { prompt, tokens in
+                tokenizer.decode(Array(tokens.prefix { $0 != tokenizer.eosToken }.prefix(preset.contextLength - prompt.count - 1)))
+            }
         }
         return out
     }
 
     /// The AI-feedback data, as the paper's code makes it: for each remaining prompt a policy sample
     /// (temperature 1, top-p 0.9) against the teacher's completion (or, with `pairsAgainst =
-    /// "policy"`, a second policy sample), labelled by the critic. Returns the pairs and the share
-    /// where the critic preferred the (first) policy sample.
-    func feedbackPairs(_ sampler: GPT, teacher: Teacher, critic: Critic, seed: UInt64, name: String) throws -> ([PreferencePair], Double) {
+    /// "policy"`, a second policy sample), labelled by the critic model (the completion it scores
+    /// higher is chosen). Returns the pairs and what they hold (how often the critic chose the
+    /// policy's sample, how often it agreed with the ground truth).
+    func feedbackPairs(_ sampler: GPT, teacher: Teacher, critic: Judge, seed: UInt64, name: String) throws -> ([PreferencePair], RLAIFSummary) {
         let tasks = rlaifTasks
         let samples = try sample(sampler, tasks, temperature: 1, topP: 0.9, seed: seed &+ 11)
         let others = preset.pairsAgainst == "policy"
             ? try sample(sampler, tasks, temperature: 1, topP: 0.9, seed: seed &+ 12) : tasks.map(teacher.respond)
-        var rng = RandomGenerator(seed: seed &+ 13)
-        var policyWins = 0, identical = 0
+        // Identical completions carry no preference (and no DPO or Bradley-Terry gradient).
+        let kept = tasks.indices.filter { samples[$0] != others[$0] }
+        let keptTasks = kept.map { tasks[$0] }, own = kept.map { samples[$0] }, other = kept.map { others[$0] }
+        let prefs = critic.preferences(keptTasks, own, other)
+        var summary = RLAIFSummary(pairs: kept.count)
         var pairs: [PreferencePair] = []
-        for (task, (own, reference)) in zip(tasks, zip(samples, others)) {
-            // Identical completions carry no preference (and no DPO or Bradley-Terry gradient).
-            if own == reference { identical += 1; continue }
-            let ownPreferred = critic.prefers(task, own, reference, &rng)
+        var policyWins = 0, decided = 0, agreed = 0, policyBetter = 0
+        for i in kept.indices {
+            let ownPreferred = prefs[i] > 0.5
             if ownPreferred { policyWins += 1 }
-            let (c, r) = ownPreferred ? (own, reference) : (reference, own)
-            pairs.append(PreferencePair(chosen: pair(task.prompt, c), rejected: pair(task.prompt, r)))
+            let qOwn = keptTasks[i].quality(own[i]), qOther = keptTasks[i].quality(other[i])
+            if qOwn != qOther {
+                decided += 1
+                if (qOwn > qOther) == ownPreferred { agreed += 1 }
+                if qOwn > qOther { policyBetter += 1 }
+            }
+            let (c, r) = ownPreferred ? (own[i], other[i]) : (other[i], own[i])
+            pairs.append(PreferencePair(chosen: pair(keptTasks[i].prompt, c), rejected: pair(keptTasks[i].prompt, r)))
         }
-        log("RLAIF \(name): \(pairs.count) pairs (\(identical) prompts skipped: identical completions), " +
-            "critic preferred the policy's own sample in \(policyWins)")
-        return (pairs, Double(policyWins) / Double(max(pairs.count, 1)))
+        summary.policyPreferredShare = Double(policyWins) / Double(max(kept.count, 1))
+        summary.criticAgreement = Double(agreed) / Double(max(decided, 1))
+        summary.policyBetterShare = Double(policyBetter) / Double(max(kept.count, 1))
+        log(String(format: "RLAIF %@: %d pairs (%d prompts skipped: identical completions); the critic chose the policy's sample in %.0f%%, " +
+                   "the policy's sample is truly better in %.0f%%, the critic agrees with the truth on %.0f%% of pairs of unequal quality",
+                   name, kept.count, tasks.count - kept.count, 100 * summary.policyPreferredShare, 100 * summary.policyBetterShare,
+                   100 * summary.criticAgreement))
+        return (pairs, summary)
     }
 
     /// Prompts left for RLAIF after the SFT share.
@@ -148,29 +226,43 @@ public final class ExperimentRunner {
 
     /// RLAIF by DPO from the SFT model (reference: the frozen SFT model); pairs are sampled from
     /// `sampler` (the SFT model itself unless Table 1 borrows another family's).
-    func rlaif(_ sftModel: GPT, sampler: GPT? = nil, teacher: Teacher, critic: Critic, seed: UInt64, name: String) throws -> (GPT, Double) {
-        let (pairs, share) = try feedbackPairs(sampler ?? sftModel, teacher: teacher, critic: critic, seed: seed, name: name)
+    func rlaif(_ sftModel: GPT, sampler: GPT? = nil, teacher: Teacher, critic: Judge, seed: UInt64, name: String) throws -> (GPT, RLAIFSummary) {
+        let (pairs, summary) = try feedbackPairs(sampler ?? sftModel, teacher: teacher, critic: critic, seed: seed, name: name)
+        return try dpo(sftModel, pairs: pairs, summary: summary,
+                       setting: DPOSetting(learningRate: preset.dpoLearningRate, beta: preset.dpoBeta, epochs: preset.dpoEpochs), seed: seed, name: name)
+    }
+
+    /// DPO on `pairs` from the SFT model as the paper runs it (RMSprop, batch 8, clip at norm 10,
+    /// reference = the frozen SFT model); `afterEpoch` sees the policy at the end of each epoch.
+    func dpo(_ sftModel: GPT, pairs: [PreferencePair], summary: RLAIFSummary, setting: DPOSetting, seed: UInt64, name: String,
+             afterEpoch: ((Int, GPT) -> Void)? = nil) throws -> (GPT, RLAIFSummary) {
+        var summary = summary
         let policy = GPT(sftModel.config)
         policy.copyParameters(from: sftModel)
         let stage = DPOStage(model: policy, reference: sftModel.frozenCopy(), padToken: tokenizer.padToken,
-                             loss: PreferenceLossConfig(type: .sigmoid, beta: preset.dpoBeta))
+                             loss: PreferenceLossConfig(type: .sigmoid, beta: setting.beta))
         var c = TrainerConfig()
         c.optimizer = .rmsprop
-        c.learningRate = preset.dpoLearningRate
+        c.learningRate = setting.learningRate
         c.batchSize = preset.dpoBatchSize
-        c.epochs = preset.dpoEpochs
+        c.epochs = setting.epochs
         c.maxGradNorm = 10
         c.seed = seed
+        let stepsPerEpoch = max(pairs.count / c.batchSize, 1)
+        if afterEpoch != nil { c.evalEvery = stepsPerEpoch }
         let dir = stageDirectory(name)
-        try TrainingLoop(stage: stage, examples: pairs, config: c, outputDirectory: dir).train()
+        let loop = try TrainingLoop(stage: stage, examples: pairs, config: c, outputDirectory: dir)
+        if let afterEpoch { loop.evaluate = { step in afterEpoch(step / stepsPerEpoch, policy); return [:] } }
+        try loop.train()
         dropCheckpoint(dir)
-        return (policy, share)
+        summary.record(dpoHistory: loop.history, stepsPerEpoch: loop.stepsPerEpoch)
+        return (policy, summary)
     }
 
     /// RLAIF by PPO: a reward model (the SFT model with a scalar head) trained on the critic's labels,
     /// then PPO from the SFT model against it on the same prompts.
-    func rlaifPPO(_ sftModel: GPT, teacher: Teacher, critic: Critic, seed: UInt64, name: String) throws -> (GPT, Double) {
-        let (pairs, share) = try feedbackPairs(sftModel, teacher: teacher, critic: critic, seed: seed, name: name)
+    func rlaifPPO(_ sftModel: GPT, teacher: Teacher, critic: Judge, seed: UInt64, name: String) throws -> (GPT, RLAIFSummary) {
+        var (pairs, summary) = try feedbackPairs(sftModel, teacher: teacher, critic: critic, seed: seed, name: name)
         var withHead = sftModel.config
         withHead.scalarHead = true
         let rewardModel = GPT(withHead, seed: seed &+ 17)
@@ -185,7 +277,8 @@ public final class ExperimentRunner {
                                       outputDirectory: rmDir)
         try rmLoop.train()
         dropCheckpoint(rmDir)
-        log("reward model \(name): final accuracy \(rmLoop.history.last?.values["accuracy"] ?? .nan)")
+        summary.rewardModelAccuracy = rmLoop.history.last?.values["accuracy"]
+        log("reward model \(name): final accuracy \(summary.rewardModelAccuracy ?? .nan)")
         rewardModel.freeze()
         rewardModel.eval()
 
@@ -208,29 +301,33 @@ public final class ExperimentRunner {
         trainer.outputDirectory = dir
         try trainer.train()
         dropCheckpoint(dir)
-        return (policy, share)
+        return (policy, summary)
     }
 
     /// AlpacaEval's protocol: held-out prompts, samples at temperature 0.7 / top-p 0.9, pairwise
     /// win rate against the reference teacher's completions under each judge (ties 0.5).
     public func evaluate(_ model: GPT, seed: UInt64) throws -> Evaluation {
         let outputs = try sample(model, evalTasks, temperature: 0.7, topP: 0.9, seed: seed &+ 101)
-        var winRate: [String: Double] = [:], stderr: [String: Double] = [:]
-        for judge in Critic.judges {
-            let scores = zip(evalTasks, zip(outputs, references)).map { judge.preference($0, $1.0, $1.1) }
+        var winRate: [String: Double] = [:], stderr: [String: Double] = [:], perPrompt: [String: [Double]] = [:]
+        for name in preset.judges {
+            let scores = try judge(name).preferences(evalTasks, outputs, references)
+            perPrompt[name] = scores
             let mean = scores.reduce(0, +) / Double(scores.count)
             let variance = scores.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(max(scores.count - 1, 1))
-            winRate[judge.name] = 100 * mean
-            stderr[judge.name] = 100 * (variance / Double(scores.count)).squareRoot()
+            winRate[name] = 100 * mean
+            stderr[name] = 100 * (variance / Double(scores.count)).squareRoot()
         }
         var byKind: [String: Double] = [:]
         for kind in TaskKind.allCases {
             let idx = evalTasks.indices.filter { evalTasks[$0].kind == kind }
             byKind[kind.rawValue] = Double(idx.filter { outputs[$0] == evalTasks[$0].answer }.count) / Double(max(idx.count, 1))
         }
-        let exact = Double(zip(evalTasks, outputs).filter { $0.answer == $1 }.count) / Double(evalTasks.count)
-        let quality = zip(evalTasks, outputs).reduce(0.0) { $0 + $1.0.quality($1.1) } / Double(evalTasks.count)
-        return Evaluation(winRate: winRate, standardError: stderr, exactMatch: exact, meanQuality: quality, exactMatchByKind: byKind)
+        let exactPerPrompt = zip(evalTasks, outputs).map { $0.answer == $1 }
+        let qualityPerPrompt = zip(evalTasks, outputs).map { $0.quality($1) }
+        let exact = Double(exactPerPrompt.filter { $0 }.count) / Double(evalTasks.count)
+        let quality = qualityPerPrompt.reduce(0, +) / Double(evalTasks.count)
+        return Evaluation(winRate: winRate, standardError: stderr, exactMatch: exact, meanQuality: quality, exactMatchByKind: byKind,
+                          perPromptScores: perPrompt, perPromptExact: exactPerPrompt, perPromptQuality: qualityPerPrompt)
     }
 
     /// Runs (or loads from the cache) one arm for one family and seed.
@@ -242,9 +339,9 @@ public final class ExperimentRunner {
         }
         let start = Date()
         let teacher = Self.teacher(arm.teacher)
-        let sftModel = arm.sftFraction == 0 ? try base(family) : try sft(family, teacher: teacher, fraction: arm.sftFraction, seed: seed)
+        let sftModel = arm.sftFraction == 0 ? try base(family, seed: seed) : try sft(family, teacher: teacher, fraction: arm.sftFraction, seed: seed)
         var policy = sftModel
-        var share: Double? = nil
+        var summary: RLAIFSummary? = nil
         if let criticName = arm.critic {
             let name = "\(family.name)-seed\(seed)-\(arm.id)"
             let sampler = try arm.pairsFrom.map { source -> GPT in
@@ -253,19 +350,21 @@ public final class ExperimentRunner {
                 }
                 return try sft(other, teacher: teacher, fraction: arm.sftFraction, seed: seed)
             }
-            (policy, share) = arm.usesPPO
-                ? try rlaifPPO(sftModel, teacher: teacher, critic: Self.critic(criticName), seed: seed, name: name)
-                : try rlaif(sftModel, sampler: sampler, teacher: teacher, critic: Self.critic(criticName), seed: seed, name: name)
+            let critic = try judge(criticName)
+            let (rlaifPolicy, s) = arm.usesPPO
+                ? try rlaifPPO(sftModel, teacher: teacher, critic: critic, seed: seed, name: name)
+                : try rlaif(sftModel, sampler: sampler, teacher: teacher, critic: critic, seed: seed, name: name)
+            (policy, summary) = (rlaifPolicy, s)
         }
         let evaluation = try evaluate(policy, seed: seed)
         let result = ArmResult(arm: arm, family: family.name, seed: seed, evaluation: evaluation,
-                               seconds: Date().timeIntervalSince(start), policyPreferredShare: share)
+                               seconds: Date().timeIntervalSince(start), rlaif: summary)
         try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
         try SafeTensors.atomicWrite(try encoder.encode(result), to: file)
-        log(String(format: "%@ %@ seed %llu: win rate %.1f%% (strong judge), exact %.0f%%, %.0f s", arm.label, family.name, seed,
-                   evaluation.winRate["strong"]!, 100 * evaluation.exactMatch, result.seconds))
+        log(String(format: "%@ %@ seed %llu: win rate %.1f%% (independent judge), exact %.0f%%, %.0f s", arm.label, family.name, seed,
+                   evaluation.winRate[Arm.judge(forFigure: 2)] ?? .nan, 100 * evaluation.exactMatch, result.seconds))
         return result
     }
 }

@@ -151,104 +151,176 @@ public enum World {
 }
 
 /// A teacher answers every task, but fails some kinds of instance *systematically* (a skill gap,
-/// not noise that imitation would average away).
+/// not noise that imitation would average away). Each gap covers a feature of the instance (long
+/// words, a carry, repeated letters) and fails a fixed share of the instances with it.
 public struct Teacher: Codable, Equatable, Sendable {
-    public enum Gap: String, Codable, Sendable {
-        /// reverse of 5+ letters swaps the first two output letters
+    public enum Gap: String, Codable, CaseIterable, Sendable {
+        /// reverse of 4+ letters swaps the first two output letters (when they differ)
         case reverseLong
-        /// sort of 5+ letters leaves the last two unsorted
+        /// sort of 5+ letters leaves the last two unsorted (when they differ)
         case sortLong
+        /// sort of a word with a repeated letter writes each letter once (a shorter answer)
+        case sortDuplicates
         /// addition ignores the carry (writes the sum mod 10)
         case addNoCarry
-        /// counts of 3 or more are one too low
+        /// counts of 2 or more are one too low
         case countHigh
-        /// counts of 4 or more are one too high
-        case countVeryHigh
-        /// the last letter is written once
+        /// the last letter is written once (a shorter answer)
         case twiceLast
+        /// the last letter is written three times (a longer answer)
+        case twiceExtra
+    }
+
+    public struct Failure: Codable, Equatable, Sendable {
+        public var gap: Gap
+        /// Share of the instances the gap covers on which the teacher fails.
+        public var share: Double
+        public init(_ gap: Gap, _ share: Double) { self.gap = gap; self.share = share }
     }
 
     public var name: String
-    public var gaps: Set<Gap>
-    /// Share of the instances a gap covers on which the teacher actually fails. Which ones is fixed
-    /// by a hash of the instruction, so the teacher always fails the same ones (systematic, not
-    /// noise), but no feature a student could read off the prompt tells them apart.
-    public var gapShare: Double
+    public var failures: [Failure]
 
-    public init(name: String, gaps: Set<Gap>, gapShare: Double = 1) {
+    public init(name: String, failures: [Failure]) {
         self.name = name
-        self.gaps = gaps
-        self.gapShare = gapShare
+        self.failures = failures
     }
 
-    /// Whether the teacher has `gap` and fails `t` through it: true for the `gapShare` of prompts
-    /// its hash picks. (Which instances a gap covers at all, long words or carries, `respond` checks.)
+    /// Whether the teacher fails `t` through `gap`. Which instances is fixed by a hash of the
+    /// instruction, so the teacher always fails the same ones (systematic, not noise), but no feature
+    /// a student could read off the prompt tells them apart. (Which instances a gap covers at all,
+    /// long words or carries, `Gap.covers` checks.)
     func fails(_ gap: Gap, _ t: Instruction) -> Bool {
-        guard gaps.contains(gap) else { return false }
-        if gapShare >= 1 { return true }
-        return Double(World.stableHash(t.instruction + "|" + gap.rawValue) >> 11) / Double(1 << 53) < gapShare
+        guard let share = failures.first(where: { $0.gap == gap })?.share, gap.covers(t) else { return false }
+        return Double(World.stableHash(t.instruction + "|" + gap.rawValue) >> 11) / Double(1 << 53) < share
     }
 
-    /// GPT-3.5's role: several systematic gaps.
-    public static let weak = Teacher(name: "weak", gaps: [.reverseLong, .addNoCarry, .countHigh, .twiceLast], gapShare: 0.7)
-    /// GPT-4's role: one narrow gap.
-    public static let strong = Teacher(name: "strong", gaps: [.countVeryHigh])
-    /// Claude's role: as strong as GPT-4's teacher, with a different gap.
-    public static let claude = Teacher(name: "claude", gaps: [.sortLong])
+    /// GPT-3.5's role: many gaps, failing often.
+    public static let weak = Teacher(name: "weak", failures: [.init(.reverseLong, 0.6), .init(.sortDuplicates, 0.4), .init(.addNoCarry, 0.7),
+                                                              .init(.countHigh, 0.7), .init(.twiceLast, 0.8)])
+    /// GPT-4's role: the best teacher, still imperfect, with errors of several kinds.
+    public static let strong = Teacher(name: "strong", failures: [.init(.reverseLong, 0.2), .init(.addNoCarry, 0.15), .init(.countHigh, 0.5),
+                                                                  .init(.twiceExtra, 0.3)])
+    /// Claude's role: between the weak and the strong teacher, with other gaps.
+    public static let claude = Teacher(name: "claude", failures: [.init(.reverseLong, 0.2), .init(.sortDuplicates, 0.5), .init(.addNoCarry, 0.4),
+                                                                  .init(.twiceLast, 0.3)])
     /// The middling teacher whose completions are the evaluation references (AlpacaEval's role).
-    public static let reference = Teacher(name: "reference", gaps: [.sortLong, .addNoCarry, .twiceLast])
+    public static let reference = Teacher(name: "reference", failures: [.init(.reverseLong, 0.3), .init(.sortLong, 0.8), .init(.addNoCarry, 0.8),
+                                                                        .init(.countHigh, 0.5), .init(.twiceLast, 0.5)])
+    public static let all: [Teacher] = [.weak, .strong, .claude, .reference]
 
     public func respond(_ t: Instruction) -> String {
-        var out = t.answer
-        switch t.kind {
-        case .reverse where t.argument.count >= 5 && fails(.reverseLong, t):
-            var c = Array(out)
-            c.swapAt(0, 1)
-            out = String(c)
-        case .sort where t.argument.count >= 5 && fails(.sortLong, t):
-            var c = Array(out)
-            c.swapAt(c.count - 1, c.count - 2)
-            out = String(c)
-        case .add:
-            let n = t.argument.split(separator: "+").compactMap { Int($0) }
-            if fails(.addNoCarry, t) { out = String((n[0] + n[1]) % 10) }
-        case .count:
-            let k = Int(out)!
-            if k >= 3 && fails(.countHigh, t) { out = String(k - 1) }
-            if k >= 4 && fails(.countVeryHigh, t) { out = String(k + 1) }
-        case .twice where fails(.twiceLast, t):
-            out = String(out.dropLast())
-        default: break
-        }
-        return out
+        for gap in Gap.allCases where gap.kind == t.kind && fails(gap, t) { return gap.apply(t) }
+        return t.answer
     }
 }
 
-/// A pairwise critic or judge: prefers the completion of higher graded quality with Bradley-Terry
-/// reliability, P(A ≻ B) = σ((q_A - q_B) / temperature); equal quality is a tie (0.5).
-public struct Critic: Codable, Equatable, Sendable {
-    public var name: String
-    public var temperature: Double
-    public init(name: String, temperature: Double) { self.name = name; self.temperature = temperature }
+extension Teacher.Gap {
+    public var kind: TaskKind {
+        switch self {
+        case .reverseLong: return .reverse
+        case .sortLong, .sortDuplicates: return .sort
+        case .addNoCarry: return .add
+        case .countHigh: return .count
+        case .twiceLast, .twiceExtra: return .twice
+        }
+    }
 
-    /// The strong critic, also the main evaluation judge (GPT-4's role, as in the paper).
-    public static let strong = Critic(name: "strong", temperature: 0.05)
-    /// A second, noisier judge: shows how the protocol moves the numbers.
-    public static let lenient = Critic(name: "lenient", temperature: 0.5)
-    /// Claude's role as critic and judge (Figures 4 and 7): as reliable as the strong critic, not identical.
-    public static let claude = Critic(name: "claude", temperature: 0.1)
-    /// A barely reliable critic, the weak end of the teacher x critic sweep.
-    public static let noisy = Critic(name: "noisy", temperature: 2)
-    /// Every judge an evaluation reports.
-    public static let judges: [Critic] = [.strong, .lenient, .claude]
+    /// Whether the instance has the feature this gap is about.
+    public func covers(_ t: Instruction) -> Bool {
+        guard t.kind == kind else { return false }
+        switch self {
+        case .reverseLong: return t.argument.count >= 4 && Set(t.answer.prefix(2)).count == 2
+        case .sortLong: return t.argument.count >= 5 && Set(t.answer.suffix(2)).count == 2
+        case .sortDuplicates: return Set(t.argument).count < t.argument.count
+        case .addNoCarry: return Int(t.answer)! >= 10
+        case .countHigh: return Int(t.answer)! >= 2
+        case .twiceLast, .twiceExtra: return true
+        }
+    }
+
+    /// The wrong answer this gap gives on an instance it covers.
+    public func apply(_ t: Instruction) -> String {
+        let answer = Array(t.answer)
+        switch self {
+        case .reverseLong: return String([answer[1], answer[0]] + answer.dropFirst(2))
+        case .sortLong: return String(answer.dropLast(2) + [answer[answer.count - 1], answer[answer.count - 2]])
+        case .sortDuplicates: return String(Set(answer).sorted())
+        case .addNoCarry: return String(Int(t.answer)! % 10)
+        case .countHigh: return String(Int(t.answer)! - 1)
+        case .twiceLast: return String(answer.dropLast())
+        case .twiceExtra: return t.answer + String(answer[answer.count - 1])
+        }
+    }
+}
+
+/// Ground-truth labels for pairs of completions: prefers the one of higher graded quality with
+/// Bradley-Terry reliability, P(A ≻ B) = σ((q_A − q_B) / temperature + lengthBias · (|A| − |B|)),
+/// where |·| counts characters; equal quality and length is a tie (0.5). These are the labels judge
+/// models learn from (the human labels behind a GPT-4's judgement; a length bias is an annotator
+/// pool that likes longer answers), and `truth` is the noise-free reading reported beside the judges.
+public struct Annotator: Codable, Equatable, Sendable {
+    public var temperature: Double
+    public var lengthBias: Double
+
+    public init(temperature: Double, lengthBias: Double = 0) {
+        self.temperature = temperature
+        self.lengthBias = lengthBias
+    }
+
+    /// Careful annotators: nearly always pick the better completion.
+    public static let careful = Annotator(temperature: 0.05)
+    /// Annotators who like longer answers: a character more is worth a fifth of the whole quality scale.
+    public static let lengthLoving = Annotator(temperature: 0.05, lengthBias: 4)
 
     public func preference(_ task: Instruction, _ a: String, _ b: String) -> Double {
-        let d = task.quality(a) - task.quality(b)
-        return d == 0 ? 0.5 : 1 / (1 + Foundation.exp(-d / temperature))
+        let logit = (task.quality(a) - task.quality(b)) / temperature + lengthBias * Double(a.count - b.count)
+        return logit == 0 ? 0.5 : 1 / (1 + Foundation.exp(-logit))
     }
 
     /// A sampled label: true when `a` is preferred.
     public func prefers(_ task: Instruction, _ a: String, _ b: String, _ rng: inout RandomGenerator) -> Bool {
         Double(rng.nextUniform()) < preference(task, a, b)
+    }
+}
+
+extension World {
+    /// A completion a judge is trained on: the answer, one of the teachers' kinds of error, a small
+    /// corruption of the answer, or base-model-like noise, so a judge sees the errors it will judge
+    /// and others besides.
+    public static func candidate(_ t: Instruction, _ rng: inout RandomGenerator) -> String {
+        let answer = Array(t.answer)
+        let symbols = Array("abcdef0123456789")
+        func symbol() -> Character { symbols[Int(rng.next() % UInt64(symbols.count))] }
+        switch rng.next() % 8 {
+        case 0, 1: return t.answer
+        case 2, 3, 4:
+            let gaps = Teacher.Gap.allCases.filter { $0.covers(t) }
+            return gaps.isEmpty ? t.answer : gaps[Int(rng.next() % UInt64(gaps.count))].apply(t)
+        case 5:
+            var c = answer
+            switch rng.next() % 3 {
+            case 0: c[Int(rng.next() % UInt64(c.count))] = symbol()
+            case 1: if c.count > 1 { c.remove(at: Int(rng.next() % UInt64(c.count))) } else { c.append(symbol()) }
+            default: c.insert(symbol(), at: Int(rng.next() % UInt64(c.count + 1)))
+            }
+            return String(c)
+        case 6:
+            return String(answer.prefix(max(1, Int(rng.next() % UInt64(answer.count + 1)))))
+        default:
+            return String((0..<(1 + Int(rng.next() % 8))).map { _ in symbol() })
+        }
+    }
+
+    /// Labelled pairs for training or checking a judge: two candidates per prompt (identical ones are
+    /// redrawn), labelled by `annotator`; `chosen` is first.
+    public static func judgePairs(_ n: Int, seed: UInt64, split part: Split, annotator: Annotator) -> [(task: Instruction, chosen: String, rejected: String)] {
+        var rng = RandomGenerator(seed: seed &+ 0x5eed)
+        return tasks(n, seed: seed, split: part).map { t in
+            let a = candidate(t, &rng)
+            var b = candidate(t, &rng)
+            while b == a { b = candidate(t, &rng) }
+            return annotator.prefers(t, a, b, &rng) ? (t, a, b) : (t, b, a)
+        }
     }
 }

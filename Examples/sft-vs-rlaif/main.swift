@@ -16,7 +16,7 @@ struct SFTvsRLAIF: ParsableCommand {
         pieces (pretrained bases, SFT models, arm results) are cached there, so a rerun resumes.
         """)
 
-    @Option(help: "quick (one base family, under 2 minutes), default (two families, one seed) or full (three seeds, 1,500 SFT steps, 400 evaluation prompts, and the teacher x critic sweep).")
+    @Option(help: "quick (one base family, under 2 minutes), default (two families, one seed) or full (five seeds, each with its own pretrained bases, 1,500 SFT steps, 400 evaluation prompts, and the teacher x critic sweep).")
     var preset: PresetName = .default
     @Option(help: "Run one figure only: 1, 2 (the main comparison), 3 (SFT data scaling), 4 (Claude-like teacher and critic), 5 (strong teacher 10% + RLAIF), 7 (Figure 5 with the Claude-like teacher and critic), 8 (RLAIF by PPO beside DPO), 9 (Table 1: DPO on pairs sampled from each base family) or 10 (teacher x critic strength sweep; in the full preset). Default: the preset's figures (quick: 2 and 5; default and full: all). Figure 6 is `rlaif-bandit`.")
     var figure: Figure?
@@ -30,7 +30,12 @@ struct SFTvsRLAIF: ParsableCommand {
     var pairs: PairsAgainst = .teacher
     @Option(help: "Held-out prompts to evaluate on: test (the reported numbers) or validation (another draw, for choosing a shared hyperparameter such as --dpo-learning-rate without looking at the test prompts).")
     var evaluationSet: EvaluationSet = .test
+    @Flag(help: "Choose DPO's learning rate, β and epochs on validation prompts by the rule of docs/PREREGISTRATION.md (needs --evaluation-set validation); writes dpo-selection.md and dpo-selection.json and stops.")
+    var selectDpo = false
+    @Flag(help: "Stop after measuring the world (teachers and judges on validation prompts: world.md, world.json).") var worldOnly = false
     @Option(name: .customLong("name"), help: "Run name, without '/': results go to <output>/<name> (default: the preset's name).") var runName: String?
+    @Flag(help: "Reuse the run directory's cached pieces even when its preset.json records another preset, world, teacher, critic, judge or code version (the reuse and what differed are recorded in preset.json and results.json).")
+    var allowStaleCache = false
 
     func validate() throws {
         if let dpoLearningRate, !(dpoLearningRate.isFinite && dpoLearningRate > 0) {
@@ -40,6 +45,9 @@ struct SFTvsRLAIF: ParsableCommand {
         if let sftSteps, !(1...1_000_000).contains(sftSteps) { throw ValidationError("--sft-steps must be in 1...1000000, got \(sftSteps)") }
         if let sftEpochs, !(1...10_000).contains(sftEpochs) { throw ValidationError("--sft-epochs must be in 1...10000, got \(sftEpochs)") }
         if sftSteps != nil && sftEpochs != nil { throw ValidationError("--sft-steps and --sft-epochs exclude each other: SFT runs either a fixed number of steps or of epochs") }
+        if selectDpo && evaluationSet != .validation {
+            throw ValidationError("--select-dpo needs --evaluation-set validation: settings are never chosen on test prompts")
+        }
         if let runName, runName.isEmpty || runName.contains("/") || runName == "." || runName == ".." {
             throw ValidationError("--name must be a directory name without '/', got '\(runName)'")
         }
@@ -55,23 +63,28 @@ struct SFTvsRLAIF: ParsableCommand {
         p.evaluationSet = evaluationSet
         let dir = URL(fileURLWithPath: output).appendingPathComponent(runName ?? p.name)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        // Cached pieces are only valid for the settings that made them.
-        let presetFile = dir.appendingPathComponent("preset.json")
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-        if let data = try? Data(contentsOf: presetFile) {
-            guard (try? JSONDecoder().decode(Preset.self, from: data)) == p else {
-                throw ValidationError("\(dir.path) holds a run made with other settings (see its preset.json); choose another --name or --output")
-            }
-        } else {
-            try encoder.encode(p).write(to: presetFile)
-        }
         let runner = ExperimentRunner(preset: p, directory: dir)
+        // Cached pieces are only valid for the settings, world, teachers, critics, judges and code that made them.
+        let manifest = try RunManifest.prepare(dir, preset: p, provenance: try runner.provenance(), allowStaleReuse: allowStaleCache)
         let start = Date()
         runner.log = { line in
             FileHandle.standardError.write(Data(String(format: "[%5.0f s] %@\n", Date().timeIntervalSince(start), line).utf8))
         }
         let figures = figure.map { [$0.rawValue] } ?? p.figures
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        let world = try runner.worldReport(judges: runner.judgeNames(figures: figures))
+        try SafeTensors.atomicWrite(Data(world.markdown().utf8), to: dir.appendingPathComponent("world.md"))
+        try SafeTensors.atomicWrite(try encoder.encode(world), to: dir.appendingPathComponent("world.json"))
+        FileHandle.standardError.write(Data(world.markdown().utf8))
+        if worldOnly { return }
+        if selectDpo {
+            let selection = try runner.selectDPO(grid: .standard)
+            try SafeTensors.atomicWrite(Data(selection.markdown().utf8), to: dir.appendingPathComponent("dpo-selection.md"))
+            try SafeTensors.atomicWrite(try encoder.encode(selection), to: dir.appendingPathComponent("dpo-selection.json"))
+            print(selection.markdown())
+            return
+        }
         var arms: [Arm] = []
         for n in figures { for arm in Arm.figure(n, families: p.families.map(\.name)) where !arms.contains(arm) { arms.append(arm) } }
         var results: [ArmResult] = []
@@ -84,7 +97,8 @@ struct SFTvsRLAIF: ParsableCommand {
                 }
             }
         }
-        let report = Report(preset: p, results: results)
+        var report = Report(preset: p, results: results)
+        report.manifest = manifest
         let markdown = figures.map { report.markdown(figure: $0) }.joined(separator: "\n")
         try markdown.write(to: dir.appendingPathComponent("figures.md"), atomically: true, encoding: .utf8)
         for n in figures {

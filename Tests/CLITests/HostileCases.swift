@@ -188,6 +188,7 @@ enum HostileCases {
         HostileCase("sft-vs-rlaif", ["--figure", "6", "--output", "$OUT"], names: "--figure"),
         HostileCase("sft-vs-rlaif", ["--pairs", "both", "--output", "$OUT"], names: "--pairs"),
         HostileCase("sft-vs-rlaif", ["--evaluation-set", "train", "--output", "$OUT"], names: "--evaluation-set"),
+        HostileCase("sft-vs-rlaif", ["--select-dpo", "--output", "$OUT"], names: "--select-dpo"),
         HostileCase("sft-vs-rlaif", ["--dpo-beta=nan", "--output", "$OUT"], names: "--dpo-beta"),
         HostileCase("sft-vs-rlaif", ["--sft-steps", "0", "--output", "$OUT"], names: "--sft-steps"),
         HostileCase("sft-vs-rlaif", ["--name", "", "--output", "$OUT"], names: "--name"),

@@ -23,31 +23,93 @@ final class WorldTests: XCTestCase {
     }
 
     func testTeachersFailSystematicallyNotRandomly() {
-        let tasks = World.tasks(2_000, seed: 5)
+        let tasks = World.tasks(4_000, seed: 5)
         func accuracy(_ teacher: Teacher, _ kind: TaskKind? = nil) -> Double {
             let subset = tasks.filter { kind == nil || $0.kind == kind }
             return Double(subset.filter { teacher.respond($0) == $0.answer }.count) / Double(subset.count)
         }
-        XCTAssertGreaterThan(accuracy(.strong), accuracy(.weak))
-        XCTAssertGreaterThan(accuracy(.claude), accuracy(.weak))
-        // The reference is middling, as AlpacaEval's is: below GPT-3.5's role, so win rates sit near 50.
-        XCTAssertGreaterThan(accuracy(.weak), accuracy(.reference))
+        // Strong > Claude-like > reference > weak, and even the strong teacher is well below 99%.
+        XCTAssertGreaterThan(accuracy(.strong), accuracy(.claude))
+        XCTAssertGreaterThan(accuracy(.claude), accuracy(.reference))
+        XCTAssertGreaterThan(accuracy(.reference), accuracy(.weak))
+        XCTAssertLessThan(accuracy(.strong), 0.95)
         // The weak teacher always fails the same instances: answering twice gives the same output...
         for t in tasks.prefix(100) { XCTAssertEqual(Teacher.weak.respond(t), Teacher.weak.respond(t)) }
-        // ...about 70% of those its gaps cover, picked by the prompt's hash, not by a visible feature.
-        XCTAssertEqual(accuracy(.weak, .twice), 0.3, accuracy: 0.05)
-        XCTAssertEqual(accuracy(.strong, .twice), 1)
-        let longReversals = tasks.filter { $0.kind == .reverse && $0.argument.count >= 5 }
+        // ...about 80% of those its twice gap covers, picked by the prompt's hash, not by a visible feature.
+        XCTAssertEqual(accuracy(.weak, .twice), 0.2, accuracy: 0.05)
+        // (A gap covers only instances where its error shows: reversals of 4+ letters whose first two
+        // answer letters differ.)
+        let longReversals = tasks.filter { Teacher.Gap.reverseLong.covers($0) }
+        XCTAssertTrue(longReversals.allSatisfy { $0.argument.count >= 4 })
         let failed = Double(longReversals.filter { Teacher.weak.respond($0) != $0.answer }.count) / Double(longReversals.count)
-        XCTAssertEqual(failed, 0.7, accuracy: 0.1)
-        // What each gap does, on a teacher that fails every instance its gaps cover.
-        let always = Teacher(name: "always", gaps: Teacher.weak.gaps)
-        XCTAssertEqual(always.respond(Instruction(kind: .add, argument: "7+5")), "2")
-        XCTAssertEqual(always.respond(Instruction(kind: .add, argument: "3+5")), "8")
-        XCTAssertEqual(always.respond(Instruction(kind: .reverse, argument: "abcde")), "decba")  // edcba, first two swapped
-        XCTAssertEqual(always.respond(Instruction(kind: .reverse, argument: "abcd")), "dcba")
-        XCTAssertEqual(always.respond(Instruction(kind: .count, argument: "a:abaca")), "2")
-        XCTAssertEqual(always.respond(Instruction(kind: .twice, argument: "ab")), "aab")
+        XCTAssertEqual(failed, 0.6, accuracy: 0.06)
+        XCTAssertEqual(accuracy(.weak, .reverse), 1 - 0.6 * (2.0 / 3) * (5.0 / 6), accuracy: 0.06)  // 4 or 5 letters of 3...5, first two differ
+        // The strong teacher's errors are of several kinds.
+        let strongErrors = Set(tasks.filter { Teacher.strong.respond($0) != $0.answer }.map(\.kind))
+        XCTAssertGreaterThanOrEqual(strongErrors.count, 3)
+        // What each gap does, on a teacher that fails every instance a gap covers.
+        func always(_ gap: Teacher.Gap, _ kind: TaskKind, _ argument: String) -> String {
+            Teacher(name: "always", failures: [.init(gap, 1)]).respond(Instruction(kind: kind, argument: argument))
+        }
+        XCTAssertEqual(always(.addNoCarry, .add, "7+5"), "2")
+        XCTAssertEqual(always(.addNoCarry, .add, "3+5"), "8")
+        XCTAssertEqual(always(.reverseLong, .reverse, "abcde"), "decba")  // edcba, first two swapped
+        XCTAssertEqual(always(.reverseLong, .reverse, "abc"), "cba")
+        XCTAssertEqual(always(.sortLong, .sort, "edcba"), "abced")
+        XCTAssertEqual(always(.sortLong, .sort, "ddcba"), "abcdd")        // the last two are equal: nothing to swap
+        XCTAssertEqual(always(.sortDuplicates, .sort, "cabca"), "abc")
+        XCTAssertEqual(always(.sortDuplicates, .sort, "cab"), "abc")
+        XCTAssertEqual(always(.countHigh, .count, "a:abaca"), "2")
+        XCTAssertEqual(always(.countHigh, .count, "a:abcd"), "1")
+        XCTAssertEqual(always(.twiceLast, .twice, "ab"), "aab")
+        XCTAssertEqual(always(.twiceExtra, .twice, "ab"), "aabbb")
+    }
+
+    func testAnnotatorsPreferQualityAndLengthLovingOnesLength() {
+        let t = Instruction(kind: .twice, argument: "ab")  // aabb
+        XCTAssertEqual(Annotator.careful.preference(t, "aabb", "aabb"), 0.5)
+        XCTAssertGreaterThan(Annotator.careful.preference(t, "aabb", "aab"), 0.99)
+        XCTAssertEqual(Annotator.careful.preference(t, "aab", "aabb") + Annotator.careful.preference(t, "aabb", "aab"), 1, accuracy: 1e-12)
+        // One character longer and 1/5 worse (quality 0.8): careful annotators still pick the answer,
+        // length-loving ones only by a coin flip; shorter and worse, they never do.
+        XCTAssertGreaterThan(Annotator.careful.preference(t, "aabb", "aabbb"), 0.98)
+        let lengthy = Annotator.lengthLoving.preference(t, "aabb", "aabbb")
+        XCTAssertEqual(lengthy, 1 / (1 + exp(-(0.2 / 0.05 - 4))), accuracy: 1e-12)
+        XCTAssertEqual(lengthy, 0.5, accuracy: 1e-9)
+        XCTAssertGreaterThan(Annotator.lengthLoving.preference(t, "aabb", "aab"), 0.999)
+        var rng = RandomGenerator(seed: 1)
+        let wins = (0..<4_000).filter { _ in Annotator.lengthLoving.prefers(t, "aabb", "aabbb", &rng) }.count
+        XCTAssertEqual(Double(wins) / 4_000, lengthy, accuracy: 0.03)
+        XCTAssertEqual(Annotator.lengthLoving.preference(t, "aabb", "aabc"), Annotator.careful.preference(t, "aabb", "aabc"))
+    }
+
+    func testJudgePairsAreDistinctLabelledAndFromTheirSplit() {
+        let pairs = World.judgePairs(600, seed: 3, split: .validation, annotator: .careful)
+        XCTAssertEqual(pairs.count, 600)
+        XCTAssertTrue(pairs.allSatisfy { $0.chosen != $0.rejected && World.split(of: $0.task) == .validation })
+        // Careful labels agree with the truth on nearly every pair of unequal quality.
+        let decided = pairs.filter { $0.task.quality($0.chosen) != $0.task.quality($0.rejected) }
+        let right = decided.filter { $0.task.quality($0.chosen) > $0.task.quality($0.rejected) }
+        XCTAssertGreaterThan(Double(right.count) / Double(decided.count), 0.95)
+        // Candidates include the answer, teachers' kinds of error and others.
+        XCTAssertTrue(pairs.contains { $0.chosen == $0.task.answer })
+        XCTAssertTrue(pairs.contains { p in Teacher.Gap.allCases.contains { $0.covers(p.task) && $0.apply(p.task) == p.rejected } })
+        XCTAssertTrue(pairs.allSatisfy { (try? World.tokenizer.encodeChecked($0.task.prompt + $0.chosen + $0.rejected).get()) != nil })
+    }
+
+    func testJudgeAgreementMeasuresAccuracyAndLengthBias() {
+        struct Longest: Judge {
+            let name = "longest"
+            func preferences(_ tasks: [Instruction], _ first: [String], _ second: [String]) -> [Double] {
+                zip(first, second).map { $0.count > $1.count ? 1 : $0.count < $1.count ? 0 : 0.5 }
+            }
+        }
+        let pairs = World.judgePairs(800, seed: 9, split: .validation, annotator: .careful)
+        let truth = JudgeAgreement.measure(TruthJudge(), pairs: pairs)
+        XCTAssertEqual(truth.accuracy, 1)
+        let longest = JudgeAgreement.measure(Longest(), pairs: pairs)
+        XCTAssertEqual(longest.accuracyBetterLonger, 1)
+        XCTAssertEqual(longest.accuracyBetterShorter, 0)
     }
 
     func testPretrainingTextCarriesSkillsOnlyAsPlainCorrectSentences() {
@@ -107,19 +169,6 @@ final class WorldTests: XCTestCase {
         XCTAssertEqual(try steps(epochs: nil, fraction: 0.25), 16)
     }
 
-    func testCriticsPreferHigherQualityWithTheirReliability() {
-        let t = Instruction(kind: .sort, argument: "dcba")  // abcd
-        XCTAssertEqual(Critic.strong.preference(t, "abcd", "abcd"), 0.5)
-        XCTAssertGreaterThan(Critic.strong.preference(t, "abcd", "abdc"), 0.99)
-        let lenient = Critic.lenient.preference(t, "abcd", "abdc")
-        XCTAssertGreaterThan(lenient, 0.5)
-        XCTAssertEqual(lenient, 1 / (1 + exp(-0.5 / 0.5)), accuracy: 1e-12)  // quality 1 vs 0.5
-        XCTAssertEqual(Critic.strong.preference(t, "abdc", "abcd") + Critic.strong.preference(t, "abcd", "abdc"), 1, accuracy: 1e-12)
-        var rng = RandomGenerator(seed: 1)
-        let wins = (0..<4_000).filter { _ in Critic.lenient.prefers(t, "abcd", "abdc", &rng) }.count
-        XCTAssertEqual(Double(wins) / 4_000, lenient, accuracy: 0.03)
-    }
-
     func testTokenizerCoversEveryPromptAndAnswer() {
         for t in World.tasks(500, seed: 9) {
             if case .failure(let e) = World.tokenizer.encodeChecked(t.prompt + t.answer) { XCTFail("\(e)") }
@@ -130,7 +179,7 @@ final class WorldTests: XCTestCase {
         let arm = Arm.figure2[0]
         func result(_ seed: UInt64, _ win: Double) -> ArmResult {
             ArmResult(arm: arm, family: "small", seed: seed,
-                      evaluation: Evaluation(winRate: ["strong": win, "lenient": 50], standardError: ["strong": 2, "lenient": 1],
+                      evaluation: Evaluation(winRate: ["independent": win, "length": 50], standardError: ["independent": 2, "length": 1],
                                              exactMatch: 0.5, meanQuality: 0.7, exactMatchByKind: [:]),
                       seconds: 1, policyPreferredShare: nil)
         }
@@ -159,9 +208,12 @@ final class ArmTests: XCTestCase {
         XCTAssertEqual(Set(all.map(\.label)).count, byID.count)
         XCTAssertEqual(Arm.figure(9, families: families).count, 3)
         XCTAssertTrue(Arm.figure(8).contains { $0.usesPPO })
-        XCTAssertEqual(Arm.judge(forFigure: 4), "claude")
-        XCTAssertEqual(Arm.judge(forFigure: 7), "claude")
+        XCTAssertEqual(Arm.paperJudge(forFigure: 4), "claude")
+        XCTAssertEqual(Arm.paperJudge(forFigure: 7), "claude")
         XCTAssertTrue(Arm.figure(7).allSatisfy { $0.teacher == "claude" })
+        // Figure 4 is the paper's: the weak teacher's 10% + RLAIF with the Claude-like critic, against SFT on the Claude-like teacher.
+        XCTAssertEqual(Arm.figure(4), [Arm(teacher: "weak", sftFraction: 0.1, critic: nil), Arm(teacher: "weak", sftFraction: 0.1, critic: "claude"),
+                                       Arm(teacher: "claude", sftFraction: 1, critic: nil)])
     }
 }
 
@@ -169,17 +221,17 @@ final class SweepReportTests: XCTestCase {
     func testSweepMatrixIsRLAIFMinusStrongTeacherSFT() {
         func result(_ arm: Arm, _ win: Double) -> ArmResult {
             ArmResult(arm: arm, family: "small", seed: 0,
-                      evaluation: Evaluation(winRate: ["strong": win, "lenient": 50, "claude": 50], standardError: ["strong": 1],
+                      evaluation: Evaluation(winRate: ["independent": win, "length": 50, "claude": 50], standardError: ["independent": 1],
                                              exactMatch: 0, meanQuality: 0, exactMatchByKind: [:]),
                       seconds: 0, policyPreferredShare: nil)
         }
         let results = [result(Arm(teacher: "strong", sftFraction: 1, critic: nil), 40),
-                       result(Arm(teacher: "weak", sftFraction: 0.1, critic: "noisy"), 30),
+                       result(Arm(teacher: "weak", sftFraction: 0.1, critic: "small"), 30),
                        result(Arm(teacher: "strong", sftFraction: 0.1, critic: "strong"), 45)]
         let report = Report(preset: .quick, results: results)
         let m = report.sweepMatrix(family: "small")
         XCTAssertEqual(m.count, Arm.sweepTeachers.count)
-        XCTAssertEqual(m[0][0], -10)   // weak teacher, noisy critic
+        XCTAssertEqual(m[0][0], -10)   // weak teacher, small critic
         XCTAssertEqual(m[2][3], 5)     // strong teacher, strong critic
         XCTAssertNil(m[1][1])
         XCTAssertTrue(report.markdown(figure: 10).contains("| weak | -10.0 | - | - | - |"))
