@@ -46,13 +46,13 @@ public struct Preset: Codable, Equatable, Sendable {
     /// paper's code (a 10% arm then trains a tenth as long as a 100% arm).
     public var sftEpochs: Int? = nil
     public var sftLearningRate: Float = 3e-3
-    /// DPO as in the paper: β 0.05, 3 epochs, batch 8, RMSprop, clip at norm 10.
-    public var dpoBeta: Float = 0.05
-    public var dpoEpochs = 3
+    /// DPO as in the paper's code (batch 8, RMSprop, clip at norm 10); learning rate, β and epochs
+    /// chosen once for every arm on validation prompts by the preregistered rule
+    /// (docs/PREREGISTRATION.md, docs/dpo-selection.md): 1e-5, 0.2, 2 epochs.
+    public var dpoBeta: Float = 0.2
+    public var dpoEpochs = 2
     public var dpoBatchSize = 8
-    /// Chosen once for every arm, on validation prompts (`--evaluation-set validation`), from
-    /// 3e-7, 1e-6, 3e-6, 1e-5 and 3e-5: the best mean RLAIF win rate over both default families.
-    public var dpoLearningRate: Float = 3e-6
+    public var dpoLearningRate: Float = 1e-5
     /// New tokens per sample; a sample whose prompt leaves less room stops at the context (the
     /// longest prompt, "count a in abcdef", is 37 tokens of the 48).
     public var maxNewTokens = 12
