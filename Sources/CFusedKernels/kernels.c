@@ -1,4 +1,4 @@
-// The entry points: CPU detection, the small-M GEMM and the per-head attention driver, which runs
+// The entry points: CPU detection, the small-M GEMM (A Bᵀ) and the per-head attention driver, which runs
 // the same steps on either primitive table (AVX2 or portable).
 
 #include <stdlib.h>
@@ -19,14 +19,9 @@ static const cfk_ops *ops(int use_avx2) { return use_avx2 ? &cfk_ops_avx2 : &cfk
 
 static const cfk_limits no_limits = { LIMIT_NONE, 0 };
 
-void cfk_sgemm_small(int use_avx2, long m, long n, long k, float alpha,
-                     const float *a, long a_row_stride, long a_col_stride,
-                     const float *b, long ldb, int b_transposed,
-                     float beta, float *c, long ldc) {
-    if (b_transposed)
-        ops(use_avx2)->nt(m, n, k, alpha, a, a_row_stride, b, ldb, beta, c, ldc, no_limits);
-    else
-        ops(use_avx2)->mm(m, n, k, alpha, a, a_row_stride, a_col_stride, b, ldb, beta, c, ldc, no_limits);
+void cfk_sgemm_abt_small(int use_avx2, long m, long n, long k, float alpha, const float *a, long lda,
+                         const float *b, long ldb, float beta, float *c, long ldc) {
+    ops(use_avx2)->nt(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, no_limits);
 }
 
 /// Up to this many query rows, scores are dot products against k's rows; above it, k is

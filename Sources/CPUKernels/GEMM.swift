@@ -61,11 +61,11 @@ extension Kernels {
     @inline(__always)
     private static func sgemm(m: Int, n: Int, k: Int, alpha: Float, _ a: GEMMOperand, _ b: GEMMOperand, beta: Float,
                               _ c: UnsafeMutablePointer<Float>, ldc: Int) {
-        if let isa = NativeKernels.isa, m > 0, n > 0, k > 0,
-           b.transpose ? (m <= NativeKernels.smallMRowsNT && !a.transpose) : m <= NativeKernels.smallMRowsNN {
-            // A few rows (decoding): OpenBLAS would spend most of the call packing B.
-            cfk_sgemm_small(isa, m, n, k, alpha, a.pointer, a.transpose ? 1 : a.ld, a.transpose ? a.ld : 1,
-                            b.pointer, b.ld, b.transpose ? 1 : 0, beta, c, ldc)
+        if let isa = NativeKernels.isa, b.transpose && !a.transpose, m > 0, n > 0, k > 0,
+           m <= NativeKernels.smallGEMMMaxRows(k: k) {
+            // A few rows times a linear layer's weight (decoding): OpenBLAS would spend most of the
+            // call packing the weight.
+            cfk_sgemm_abt_small(isa, m, n, k, alpha, a.pointer, a.ld, b.pointer, b.ld, beta, c, ldc)
             return
         }
         var beta = beta

@@ -31,11 +31,11 @@ public enum NativeKernels {
         }
     }
 
-    /// GEMMs with at most this many rows go to the small-M kernel when B is transposed (x Wᵀ, a
-    /// linear layer), and with at most `smallMRowsNN` when it is not: chosen by timing against
-    /// OpenBLAS 0.3.21 on this project's decoding shapes.
-    package static let smallMRowsNT = 8
-    package static let smallMRowsNN = 4
+    /// x Wᵀ products with at most this many rows go to the small-M kernel. Chosen by timing
+    /// against OpenBLAS 0.3.21 (one thread, min of 15 runs) on GPT-2 and SmolLM decoding shapes:
+    /// 1.1-3x faster up to 32 rows at k <= 576 and 16 rows at k = 1536, where the 4-row block of
+    /// A no longer fits in L1 beside the weight rows (0.85x at 32 rows).
+    package static func smallGEMMMaxRows(k: Int) -> Int { k <= 1024 ? 32 : 16 }
 
     /// Attention with at most this many keys runs the fused per-head kernel.
     package static let attentionMaxKeys = 512

@@ -15,14 +15,10 @@ extern "C" {
 /// 1 when the CPU (and OS) run AVX2 and FMA instructions, else 0.
 int cfk_cpu_has_avx2_fma(void);
 
-/// C[m, n] = alpha * A[m, k] * op(B) + beta * C, without packing, for a small m.
-/// A(i, p) is a[i * a_row_stride + p * a_col_stride]. With b_transposed, B is stored [n, k]
-/// (C = A Bᵀ, a linear layer's [out, in] weight) and A must have a_col_stride 1; otherwise B is
-/// stored [k, n]. beta = 0 never reads C.
-void cfk_sgemm_small(int use_avx2, long m, long n, long k, float alpha,
-                     const float *a, long a_row_stride, long a_col_stride,
-                     const float *b, long ldb, int b_transposed,
-                     float beta, float *c, long ldc);
+/// C[m, n] = alpha * A[m, k] * B[n, k]ᵀ + beta * C by dot products over k, without packing: a
+/// few rows times a linear layer's [out, in] weight (KV-cache decoding). beta = 0 never reads C.
+void cfk_sgemm_abt_small(int use_avx2, long m, long n, long k, float alpha, const float *a, long lda,
+                         const float *b, long ldb, float beta, float *c, long ldc);
 
 /// One (batch, head) of scaled dot-product attention: att = softmax(q kᵀ · scale [causal mask])
 /// and y = att v, for q [tq, hd], k and v [tk, hd] (row strides ldq, ldk, ldv, unit column
