@@ -93,6 +93,9 @@ AVX2 static void mm_avx2(long m, long n, long k, float alpha, const float *a, lo
             long n_end, kb, ke;
             cfk_block_range(lim, r0, r1, n, k, &n_end, &kb, &ke);
             if (n0 >= n_end) continue;
+            // Whole panels past a causal limit (up to n): those scores are masked afterwards
+            // anyway, and AMD's masked stores are slow.
+            if (lim.kind == LIMIT_N_TO_ROW) n_end = n0 + 16 < n ? n0 + 16 : n;
             if (ke < kb) ke = kb;
             switch (r1 - r0) {
             case 6: mm_panel(6, &x, r0, n0, n_end, kb, ke); break;

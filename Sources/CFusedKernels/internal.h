@@ -6,7 +6,7 @@
 
 /// Which part of a product a block of output rows [r0, r1) needs under a causal mask with
 /// query i seeing keys 0 ... i + shift:
-/// - LIMIT_N_TO_ROW: columns below r1 + shift (scores; columns past it are not written);
+/// - LIMIT_N_TO_ROW: columns below r1 + shift (scores; columns past it may or may not be written);
 /// - LIMIT_K_END_TO_ROW: the sum over p stops before r1 + shift (att · V, dS · K);
 /// - LIMIT_K_BEGIN_FROM_ROW: the sum over p starts at r0 - shift (attᵀ · dY, dSᵀ · Q).
 /// The skipped terms are masked probabilities, exact zeros, so only whole blocks differ.
