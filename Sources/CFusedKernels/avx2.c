@@ -111,6 +111,11 @@ AVX2 static void mm_avx2(long m, long n, long k, float alpha, const float *a, lo
 
 // MARK: nt, C = alpha · A · Bᵀ (+ beta · C) by dot products
 
+/// How many tiles ahead `nt` prefetches B's rows. Decoding streams every weight from memory once
+/// per token, and the hardware prefetcher alone ran dry with two or eight interleaved row streams:
+/// with 4 tiles ahead, 30 SmolLM layers at 4 rows took 0.6-0.7 of OpenBLAS's time instead of 0.9-1.0.
+enum { NT_PREFETCH_TILES = 4 };
+
 /// Rows i0 ..< i0 + R of A against rows j0 ..< j0 + N of B, over all k.
 TILE void nt_tile(const int R, const int N, const float *a, long lda, const float *b, long ldb, long k,
                   float alpha, float beta, float *c, long ldc, long i0, long j0) {
@@ -123,6 +128,7 @@ TILE void nt_tile(const int R, const int N, const float *a, long lda, const floa
         __m256 av[4];
         for (int r = 0; r < R; r++) av[r] = _mm256_loadu_ps(ap + r * lda + p);
         for (int j = 0; j < N; j++) {
+            _mm_prefetch((const char *)(bp + (j + NT_PREFETCH_TILES * N) * ldb + p), _MM_HINT_T0);
             __m256 bv = _mm256_loadu_ps(bp + j * ldb + p);
             for (int r = 0; r < R; r++) acc[r][j] = _mm256_fmadd_ps(av[r], bv, acc[r][j]);
         }
