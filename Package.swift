@@ -22,10 +22,13 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
         ),
+        // Hand-written C kernels (small-M GEMM, fused attention heads): AVX2/FMA per function with a
+        // runtime CPU check, and a portable fallback. No CPU-specific build flags.
+        .target(name: "CFusedKernels", path: "Sources/CFusedKernels"),
         // Raw-pointer kernels: GEMM, SIMD math, row reductions, the worker pool. Knows nothing of Tensor.
-        .target(name: "CPUKernels", dependencies: ["CBLASShim"], path: "Sources/CPUKernels"),
+        .target(name: "CPUKernels", dependencies: ["CBLASShim", "CFusedKernels"], path: "Sources/CPUKernels"),
         // Tensor, autograd, differentiable ops, linear algebra.
-        .target(name: "TensorCore", dependencies: ["CPUKernels", "CBLASShim"], path: "Sources/TensorCore"),
+        .target(name: "TensorCore", dependencies: ["CPUKernels", "CBLASShim", "CFusedKernels"], path: "Sources/TensorCore"),
         // Modules and layers, optimizers and schedules, safetensors.
         .target(name: "NN", dependencies: ["TensorCore"], path: "Sources/NN"),
         // The causal-LM protocol, GPT-2, transformers layouts, tokenizers, sampling.

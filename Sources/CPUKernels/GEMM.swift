@@ -1,8 +1,9 @@
 import CBLASShim
+import CFusedKernels
 import Foundation
 
 // Pointer-level GEMM on `cblas_sgemm`: transpose flags and leading dimensions instead of copies,
-// large products split across the worker pool.
+// large products split across the worker pool, products of a few rows on TensorCore's own kernel.
 
 extension Kernels {
     /// How GEMM reads a strided 2-D view: transposed or not, and its leading dimension.
@@ -60,6 +61,13 @@ extension Kernels {
     @inline(__always)
     private static func sgemm(m: Int, n: Int, k: Int, alpha: Float, _ a: GEMMOperand, _ b: GEMMOperand, beta: Float,
                               _ c: UnsafeMutablePointer<Float>, ldc: Int) {
+        if let isa = NativeKernels.isa, b.transpose && !a.transpose, m > 0, n > 0, k > 0,
+           m <= NativeKernels.smallGEMMMaxRows(k: k) {
+            // A few rows times a linear layer's weight (decoding): OpenBLAS would spend most of the
+            // call packing the weight.
+            cfk_sgemm_abt_small(isa, m, n, k, alpha, a.pointer, a.ld, b.pointer, b.ld, beta, c, ldc)
+            return
+        }
         var beta = beta
         // OpenBLAS applies beta in a separate pass before its kernel accumulates into C, and its
         // beta = 0 pass is slower than glibc's memset: zeroing here and accumulating with beta = 1

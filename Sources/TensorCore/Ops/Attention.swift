@@ -1,3 +1,4 @@
+import CFusedKernels
 import Foundation
 
 // Fused scaled dot-product attention. Each (batch, head) pair runs its own small GEMMs; pairs are
@@ -67,6 +68,14 @@ struct AttentionKernel {
     let scale: Float
     let causal: Bool
 
+    /// The C kernel's instruction set when it runs this attention (one fused call per head), nil
+    /// for the per-head GEMMs: up to `NativeKernels.attentionMaxKeys` keys and head size 256.
+    var fusedISA: Int32? {
+        guard let isa = NativeKernels.isa, tq > 0, tk > 0, hd > 0,
+              tk <= NativeKernels.attentionMaxKeys, hd <= 256 else { return nil }
+        return isa
+    }
+
     /// Where a gradient for (batch, head) goes: a [T, hd] matrix at base + b·batchStride + h·headStride.
     struct Target {
         let base: UnsafeMutablePointer<Float>
@@ -80,6 +89,16 @@ struct AttentionKernel {
         let yBuffer = Tensor(uninitializedShape: [b, tq, h, hd])
         let ap = att.pointer, yp = yBuffer.pointer
         let shift = tk - tq
+        if let isa = fusedISA {
+            AttentionOperand.forEachHead(b * h) { bh in
+                let bi = bh / h, hi = bh % h
+                let (qm, km, vm) = (q.matrix(bi, hi), k.matrix(bi, hi), v.matrix(bi, hi))
+                let status = cfk_attention_forward(isa, tq, tk, hd, scale, causal ? 1 : 0, qm.pointer, qm.ld, km.pointer, km.ld,
+                                                   vm.pointer, vm.ld, ap + bh * tq * tk, yp + (bi * tq * h + hi) * hd, h * hd)
+                precondition(status == 0, "attention: no memory for a \(tk) x \(hd) scratch matrix")
+            }
+            return (att, yBuffer)
+        }
         AttentionOperand.forEachHead(b * h) { bh in
             let bi = bh / h, hi = bh % h
             let a = ap + bh * tq * tk
@@ -101,6 +120,20 @@ struct AttentionKernel {
 
     /// Writes dq, dk, dv for the output gradient `g` (a [B, H, Tq, hd] operand).
     func backward(_ g: AttentionOperand, att: Tensor, dq: Target, dk: Target, dv: Target) {
+        if let isa = fusedISA {
+            let ap = att.pointer
+            withExtendedLifetime(att) {
+                AttentionOperand.forEachHead(b * h) { bh in
+                    let bi = bh / h, hi = bh % h
+                    let (qm, km, vm, gm) = (q.matrix(bi, hi), k.matrix(bi, hi), v.matrix(bi, hi), g.matrix(bi, hi))
+                    let status = cfk_attention_backward(isa, tq, tk, hd, scale, causal ? 1 : 0, qm.pointer, qm.ld, km.pointer, km.ld,
+                                                        vm.pointer, vm.ld, ap + bh * tq * tk, gm.pointer, gm.ld,
+                                                        dq.pointer(bi, hi), dq.ld, dk.pointer(bi, hi), dk.ld, dv.pointer(bi, hi), dv.ld)
+                    precondition(status == 0, "attention: no memory for a \(tq) x \(tk) scratch matrix")
+                }
+            }
+            return
+        }
         let dAtt = Tensor(uninitializedShape: [b, h, tq, tk])
         let ap = att.pointer, dap = dAtt.pointer
         withExtendedLifetime((att, dAtt)) {
