@@ -361,7 +361,7 @@ public final class ExperimentRunner {
             let critic = try judge(criticName)
             let pairTeacher = try arm.pairsAgainst.map(Self.knownTeacher) ?? teacher
             let (rlaifPolicy, s) = arm.usesPPO
-                ? try rlaifPPO(sftModel, teacher: teacher, critic: critic, seed: seed, name: name)
+                ? try rlaifPPO(sftModel, teacher: pairTeacher, critic: critic, seed: seed, name: name)
                 : try rlaif(sftModel, sampler: sampler, teacher: pairTeacher, critic: critic, seed: seed, name: name)
             (policy, summary) = (rlaifPolicy, s)
         }
