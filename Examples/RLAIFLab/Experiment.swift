@@ -120,28 +120,48 @@ public struct Arm: Codable, Equatable, Hashable, Sendable {
     public var method: String?
     /// Table 1: the base family whose SFT model samples the preference pairs (nil: the policy's own).
     public var pairsFrom: String?
+    /// Figure 11: the teacher whose completion the policy's sample is paired against (nil: the arm's own teacher).
+    public var pairsAgainst: String?
 
-    public init(teacher: String, sftFraction: Double, critic: String?, method: String? = nil, pairsFrom: String? = nil) {
+    public init(teacher: String, sftFraction: Double, critic: String?, method: String? = nil, pairsFrom: String? = nil,
+                pairsAgainst: String? = nil) {
         self.teacher = teacher
         self.sftFraction = sftFraction
         self.critic = critic
         self.method = method
         self.pairsFrom = pairsFrom
+        self.pairsAgainst = pairsAgainst
     }
 
     public var usesPPO: Bool { method == "ppo" }
+    /// Figure 12: "best-of-N", the critic's pick of N samples per evaluation prompt (no training).
+    public var bestOfN: Int? { method.flatMap { $0.hasPrefix("best-of-") ? Int($0.dropFirst(8)) : nil } }
+    /// Figure 13: "iterated-dpo-R", round R of iterated DPO.
+    public var iteratedRound: Int? { method.flatMap { $0.hasPrefix("iterated-dpo-") ? Int($0.dropFirst(13)) : nil } }
+    /// Figure 14: SFT continued on the critic's pick of own samples and the teacher's completion.
+    public var usesRejectionSampling: Bool { method == "rejection-sampling" }
 
     public var id: String {
         let pct = Int((sftFraction * 100).rounded())
+        guard let critic else { return "sft-\(teacher)-\(pct)" }
+        if let n = bestOfN { return "sft-\(teacher)-\(pct)+best-of-\(n)-\(critic)" }
+        if let r = iteratedRound { return "sft-\(teacher)-\(pct)+rlaif-\(critic)-round\(r)" }
+        if usesRejectionSampling { return "sft-\(teacher)-\(pct)+rejection-sampling-\(critic)" }
         let source = pairsFrom.map { "-pairs-\($0)" } ?? ""
-        return critic.map { "sft-\(teacher)-\(pct)+rlaif-\($0)\(usesPPO ? "-ppo" : "")\(source)" } ?? "sft-\(teacher)-\(pct)"
+        let against = pairsAgainst.map { "-vs-\($0)" } ?? ""
+        return "sft-\(teacher)-\(pct)+rlaif-\(critic)\(usesPPO ? "-ppo" : "")\(against)\(source)"
     }
 
     public var label: String {
         if sftFraction == 0 && critic == nil { return "base model (no SFT)" }
         let pct = Int((sftFraction * 100).rounded())
+        guard let critic else { return "SFT \(teacher) \(pct)%" }
+        if let n = bestOfN { return "SFT \(teacher) \(pct)% + best-of-\(n) (\(critic) critic)" }
+        if let r = iteratedRound { return "SFT \(teacher) \(pct)% + iterated DPO, round \(r) (\(critic) critic)" }
+        if usesRejectionSampling { return "SFT \(teacher) \(pct)% + SFT on critic-filtered samples (\(critic) critic)" }
         let source = pairsFrom.map { ", pairs from \($0)" } ?? ""
-        return critic.map { "SFT \(teacher) \(pct)% + RLAIF\(usesPPO ? " by PPO" : "") (\($0) critic\(source))" } ?? "SFT \(teacher) \(pct)%"
+        let against = pairsAgainst.map { ", pairs against the \($0) teacher" } ?? ""
+        return "SFT \(teacher) \(pct)% + RLAIF\(usesPPO ? " by PPO" : "") (\(critic) critic\(against)\(source))"
     }
 
     static func sft(_ teacher: String, _ fraction: Double) -> Arm { Arm(teacher: teacher, sftFraction: fraction, critic: nil) }
@@ -178,9 +198,27 @@ public struct Arm: Codable, Equatable, Hashable, Sendable {
     public static let sweep: [Arm] = [sft("strong", 1)] + sweepTeachers.map { sft($0, 0.1) }
         + sweepTeachers.flatMap { t in sweepCritics.map { c in rlaif(t, c) } }
 
+    /// Beyond the paper, each from SFT on the weak teacher's 10% with the strong critic, beside the usual RLAIF arm:
+    /// "figure 11": pairs against the strong teacher's completion (what the critic sees, apart from what SFT imitates).
+    public static let strongCompletionPairs: [Arm] = [sft("weak", 0.1), rlaif("weak", "strong"),
+                                                      Arm(teacher: "weak", sftFraction: 0.1, critic: "strong", pairsAgainst: "strong"), sft("strong", 1)]
+    /// "Figure 12": best-of-n with the critic at evaluation, a reference without training.
+    public static let bestOfNSizes = [4, 16]
+    public static let bestOfN: [Arm] = [sft("weak", 0.1)]
+        + bestOfNSizes.map { Arm(teacher: "weak", sftFraction: 0.1, critic: "strong", method: "best-of-\($0)") } + [rlaif("weak", "strong")]
+    /// "Figure 13": iterated DPO, each round on fresh pairs from the current policy on its own third of the RLAIF prompts.
+    public static let iteratedRounds = 3
+    public static let iteratedDPO: [Arm] = [sft("weak", 0.1)]
+        + (1...iteratedRounds).map { Arm(teacher: "weak", sftFraction: 0.1, critic: "strong", method: "iterated-dpo-\($0)") } + [rlaif("weak", "strong")]
+    /// "Figure 14": SFT on the critic's pick among own samples and the teacher's completion (rejection sampling).
+    public static let rejectionSamples = 4
+    public static let rejectionSampling: [Arm] = [sft("weak", 0.1), Arm(teacher: "weak", sftFraction: 0.1, critic: "strong", method: "rejection-sampling"),
+                                                  rlaif("weak", "strong")]
+
     public static func figure(_ n: Int, families: [String] = []) -> [Arm] {
         if n == 9 { return table1(families: families) }
-        return [1: figure1, 2: figure2, 3: figure3, 4: figure4, 5: figure5, 7: figure7, 8: ppoComparison, 10: sweep][n] ?? []
+        return [1: figure1, 2: figure2, 3: figure3, 4: figure4, 5: figure5, 7: figure7, 8: ppoComparison, 10: sweep,
+                11: strongCompletionPairs, 12: bestOfN, 13: iteratedDPO, 14: rejectionSampling][n] ?? []
     }
     /// The judge a figure is read with: the independent judge, which is neither critic.
     public static func judge(forFigure n: Int) -> String { "independent" }

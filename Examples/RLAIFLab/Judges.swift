@@ -7,6 +7,16 @@ public protocol Judge {
     var name: String { get }
     /// P(first ≻ second) for each prompt.
     func preferences(_ tasks: [Instruction], _ first: [String], _ second: [String]) -> [Double]
+    /// A score per (prompt, completion) whose order is the judge's preference (best-of-n and
+    /// rejection sampling pick its argmax).
+    func scores(_ tasks: [Instruction], _ completions: [String]) -> [Double]
+}
+
+extension Judge {
+    /// For a Bradley-Terry judge, P(completion ≻ empty answer) orders completions as its reward does.
+    public func scores(_ tasks: [Instruction], _ completions: [String]) -> [Double] {
+        preferences(tasks, completions, Array(repeating: "", count: completions.count))
+    }
 }
 
 /// The ground truth as a judge (careful annotators): the reading a report gives beside the models'.
@@ -16,6 +26,7 @@ public struct TruthJudge: Judge {
     public func preferences(_ tasks: [Instruction], _ first: [String], _ second: [String]) -> [Double] {
         zip(tasks, zip(first, second)).map { Annotator.careful.preference($0, $1.0, $1.1) }
     }
+    public func scores(_ tasks: [Instruction], _ completions: [String]) -> [Double] { zip(tasks, completions).map { $0.quality($1) } }
 }
 
 /// How a critic or judge model is made: a base pretrained on the world's text (as a GPT-4 is

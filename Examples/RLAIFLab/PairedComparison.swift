@@ -40,6 +40,20 @@ public struct Contrast: Codable, Equatable, Sendable {
         // "Figure 8": PPO beside DPO.
         out += [Contrast(figure: 8, name: "RLAIF by PPO − RLAIF by DPO", plus: rlaif("weak", "strong", "ppo"), minus: rlaif("weak", "strong")),
                 Contrast(figure: 8, name: "RLAIF by PPO − SFT weak 10%", plus: rlaif("weak", "strong", "ppo"), minus: sft("weak", 0.1))]
+        // Beyond the paper (Figures 11-14), each against the usual RLAIF arm or SFT weak 10%.
+        let dpo = rlaif("weak", "strong"), vsStrong = Arm(teacher: "weak", sftFraction: 0.1, critic: "strong", pairsAgainst: "strong")
+        out += [Contrast(figure: 11, name: "pairs vs strong teacher − pairs vs weak teacher", plus: vsStrong, minus: dpo),
+                Contrast(figure: 11, name: "SFT strong 100% − RLAIF (pairs vs strong teacher)", plus: sft("strong", 1), minus: vsStrong)]
+        out += Arm.bestOfNSizes.flatMap { n in
+            [Contrast(figure: 12, name: "best-of-\(n) − SFT weak 10%", plus: rlaif("weak", "strong", "best-of-\(n)"), minus: sft("weak", 0.1)),
+             Contrast(figure: 12, name: "best-of-\(n) − RLAIF", plus: rlaif("weak", "strong", "best-of-\(n)"), minus: dpo)]
+        }
+        let lastRound = rlaif("weak", "strong", "iterated-dpo-\(Arm.iteratedRounds)")
+        out += [Contrast(figure: 13, name: "round \(Arm.iteratedRounds) − round 1", plus: lastRound, minus: rlaif("weak", "strong", "iterated-dpo-1")),
+                Contrast(figure: 13, name: "round \(Arm.iteratedRounds) − RLAIF (one round, all prompts)", plus: lastRound, minus: dpo)]
+        let rejection = rlaif("weak", "strong", "rejection-sampling")
+        out += [Contrast(figure: 14, name: "rejection sampling − SFT weak 10%", plus: rejection, minus: sft("weak", 0.1)),
+                Contrast(figure: 14, name: "rejection sampling − RLAIF", plus: rejection, minus: dpo)]
         return out
     }()
 

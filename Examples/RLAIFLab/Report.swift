@@ -69,6 +69,10 @@ public struct Report {
         8: "RLAIF by PPO against a reward model, beside DPO (the NeurIPS appendix)",
         9: "Table 1: DPO on pairs sampled from each base family",
         10: "Teacher strength x critic strength: RLAIF minus strong-teacher SFT (win-rate points)",
+        11: "Beyond the paper: RLAIF on pairs against the strong teacher's completion (strong critic)",
+        12: "Beyond the paper: best-of-n with the strong critic, no training",
+        13: "Beyond the paper: iterated DPO, fresh pairs each round (strong critic)",
+        14: "Beyond the paper: SFT on critic-filtered own samples (rejection sampling)",
     ]
 
     /// The sweep as a matrix per family: rows teachers (weak to strong), columns critics (noisy to

@@ -187,8 +187,9 @@ public final class ExperimentRunner {
     /// "policy"`, a second policy sample), labelled by the critic model (the completion it scores
     /// higher is chosen). Returns the pairs and what they hold (how often the critic chose the
     /// policy's sample, how often it agreed with the ground truth).
-    func feedbackPairs(_ sampler: GPT, teacher: Teacher, critic: Judge, seed: UInt64, name: String) throws -> ([PreferencePair], RLAIFSummary) {
-        let tasks = rlaifTasks
+    func feedbackPairs(_ sampler: GPT, teacher: Teacher, critic: Judge, seed: UInt64, name: String,
+                       tasks: [Instruction]? = nil) throws -> ([PreferencePair], RLAIFSummary) {
+        let tasks = tasks ?? rlaifTasks
         let samples = try sample(sampler, tasks, temperature: 1, topP: 0.9, seed: seed &+ 11)
         let others = preset.pairsAgainst == "policy"
             ? try sample(sampler, tasks, temperature: 1, topP: 0.9, seed: seed &+ 12) : tasks.map(teacher.respond)
@@ -307,7 +308,11 @@ public final class ExperimentRunner {
     /// AlpacaEval's protocol: held-out prompts, samples at temperature 0.7 / top-p 0.9, pairwise
     /// win rate against the reference teacher's completions under each judge (ties 0.5).
     public func evaluate(_ model: GPT, seed: UInt64) throws -> Evaluation {
-        let outputs = try sample(model, evalTasks, temperature: 0.7, topP: 0.9, seed: seed &+ 101)
+        try evaluate(outputs: try sample(model, evalTasks, temperature: 0.7, topP: 0.9, seed: seed &+ 101))
+    }
+
+    /// Scores one output per evaluation prompt.
+    func evaluate(outputs: [String]) throws -> Evaluation {
         var winRate: [String: Double] = [:], stderr: [String: Double] = [:], perPrompt: [String: [Double]] = [:]
         for name in preset.judges {
             let scores = try judge(name).preferences(evalTasks, outputs, references)
@@ -342,7 +347,10 @@ public final class ExperimentRunner {
         let sftModel = arm.sftFraction == 0 ? try base(family, seed: seed) : try sft(family, teacher: teacher, fraction: arm.sftFraction, seed: seed)
         var policy = sftModel
         var summary: RLAIFSummary? = nil
-        if let criticName = arm.critic {
+        var outputs: [String]? = nil
+        if let criticName = arm.critic, arm.method.map({ $0 != "dpo" && $0 != "ppo" }) ?? false {
+            (policy, outputs, summary) = try runBeyondThePaper(arm, sftModel: sftModel, family: family, seed: seed, critic: try judge(criticName))
+        } else if let criticName = arm.critic {
             let name = "\(family.name)-seed\(seed)-\(arm.id)"
             let sampler = try arm.pairsFrom.map { source -> GPT in
                 guard let other = preset.families.first(where: { $0.name == source }) else {
@@ -351,12 +359,13 @@ public final class ExperimentRunner {
                 return try sft(other, teacher: teacher, fraction: arm.sftFraction, seed: seed)
             }
             let critic = try judge(criticName)
+            let pairTeacher = try arm.pairsAgainst.map(Self.knownTeacher) ?? teacher
             let (rlaifPolicy, s) = arm.usesPPO
-                ? try rlaifPPO(sftModel, teacher: teacher, critic: critic, seed: seed, name: name)
-                : try rlaif(sftModel, sampler: sampler, teacher: teacher, critic: critic, seed: seed, name: name)
+                ? try rlaifPPO(sftModel, teacher: pairTeacher, critic: critic, seed: seed, name: name)
+                : try rlaif(sftModel, sampler: sampler, teacher: pairTeacher, critic: critic, seed: seed, name: name)
             (policy, summary) = (rlaifPolicy, s)
         }
-        let evaluation = try evaluate(policy, seed: seed)
+        let evaluation = try outputs.map { try evaluate(outputs: $0) } ?? evaluate(policy, seed: seed)
         let result = ArmResult(arm: arm, family: family.name, seed: seed, evaluation: evaluation,
                                seconds: Date().timeIntervalSince(start), rlaif: summary)
         try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)

@@ -18,7 +18,7 @@ struct SFTvsRLAIF: ParsableCommand {
 
     @Option(help: "quick (one base family, under 2 minutes), default (two families, one seed) or full (five seeds, each with its own pretrained bases, 1,500 SFT steps, 400 evaluation prompts, and the teacher x critic sweep).")
     var preset: PresetName = .default
-    @Option(help: "Run one figure only: 1, 2 (the main comparison), 3 (SFT data scaling), 4 (Claude-like teacher and critic), 5 (strong teacher 10% + RLAIF), 7 (Figure 5 with the Claude-like teacher and critic), 8 (RLAIF by PPO beside DPO), 9 (Table 1: DPO on pairs sampled from each base family) or 10 (teacher x critic strength sweep; in the full preset). Default: the preset's figures (quick: 2 and 5; default and full: all). Figure 6 is `rlaif-bandit`.")
+    @Option(help: "Run one figure only: 1, 2 (the main comparison), 3 (SFT data scaling), 4 (Claude-like teacher and critic), 5 (strong teacher 10% + RLAIF), 7 (Figure 5 with the Claude-like teacher and critic), 8 (RLAIF by PPO beside DPO), 9 (Table 1: DPO on pairs sampled from each base family) 10 (teacher x critic strength sweep; in the full preset), or beyond the paper, from SFT on the weak teacher's 10% with the strong critic: 11 (pairs against the strong teacher's completion), 12 (best-of-4 and best-of-16 with the critic, no training), 13 (iterated DPO, 3 rounds of fresh pairs) or 14 (SFT on critic-filtered own samples). Default: the preset's figures (quick: 2 and 5; default: 1-5 and 7-9; full: also 10). Figure 6 is `rlaif-bandit`.")
     var figure: Figure?
     @Option(help: "Results directory.") var output = "results"
     @Option(help: "Override the preset's DPO learning rate (RMSprop; finite, > 0).") var dpoLearningRate: Float?
@@ -125,7 +125,7 @@ enum PresetName: String, CaseIterable, ExpressibleByArgument {
 
 /// Figures the runner draws; Figure 6 is `rlaif-bandit`.
 enum Figure: Int, CaseIterable, ExpressibleByArgument {
-    case one = 1, two, three, four, five, seven = 7, eight, nine, ten
+    case one = 1, two, three, four, five, seven = 7, eight, nine, ten, eleven, twelve, thirteen, fourteen
 }
 
 /// What the policy's sample is paired against (`Preset.pairsAgainst`).

@@ -199,7 +199,7 @@ final class WorldTests: XCTestCase {
 final class ArmTests: XCTestCase {
     func testArmIdsAreDistinctAcrossFigures() {
         let families = ["base-A", "base-B"]
-        let all = [1, 2, 3, 4, 5, 7, 8, 9, 10].flatMap { Arm.figure($0, families: families) }
+        let all = [1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 12, 13, 14].flatMap { Arm.figure($0, families: families) }
         var byID: [String: Arm] = [:]
         for arm in all {
             if let seen = byID[arm.id] { XCTAssertEqual(seen, arm, "two different arms share the id \(arm.id)") }
