@@ -359,6 +359,11 @@ public final class ExperimentRunner {
                 return try sft(other, teacher: teacher, fraction: arm.sftFraction, seed: seed)
             }
             let critic = try judge(criticName)
+            if arm.pairsAgainst != nil && preset.pairsAgainst == "policy" {
+                // The arm's own opponent would be silently replaced by a second policy sample.
+                throw DataError(file: "<preset>", line: 0, reason: "arm \(arm.id) pairs the policy's sample against a teacher's completion; "
+                                + "it cannot run with --pairs policy (pairsAgainst = \"policy\")")
+            }
             let pairTeacher = try arm.pairsAgainst.map(Self.knownTeacher) ?? teacher
             let (rlaifPolicy, s) = arm.usesPPO
                 ? try rlaifPPO(sftModel, teacher: pairTeacher, critic: critic, seed: seed, name: name)

@@ -21,6 +21,7 @@ static const cfk_limits no_limits = { LIMIT_NONE, 0 };
 
 void cfk_sgemm_abt_small(int use_avx2, long m, long n, long k, float alpha, const float *a, long lda,
                          const float *b, long ldb, float beta, float *c, long ldc) {
+    if (m <= 0 || n <= 0) return;  /* nothing to write; the AVX2 tiles assume at least one row */
     ops(use_avx2)->nt(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, no_limits);
 }
 
@@ -67,6 +68,7 @@ static void scores(const cfk_ops *o, long tq, long tk, long hd, float alpha, con
 int cfk_attention_forward(int use_avx2, long tq, long tk, long hd, float scale, int causal,
                           const float *q, long ldq, const float *k, long ldk, const float *v, long ldv,
                           float *att, float *y, long ldy) {
+    if (tq <= 0) return 0;  /* no query rows: nothing to write */
     const cfk_ops *o = ops(use_avx2);
     cfk_limits qn, qk, kq;
     limits(causal, tq, tk, &qn, &qk, &kq);

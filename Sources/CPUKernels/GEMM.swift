@@ -35,9 +35,12 @@ extension Kernels {
     package static func gemm(m: Int, n: Int, k: Int, alpha: Float = 1,
                      _ a: GEMMOperand, _ b: GEMMOperand, beta: Float, _ c: UnsafeMutablePointer<Float>, ldc: Int) {
         let parts = Threading.threadCount
+        // Which kernel runs is decided on the whole product, never per block, so that any number of
+        // threads gives the bits of one; a product on the small-row kernel is split by columns only.
+        let small = usesSmallRowKernel(m: m, n: n, k: k, a, b)
+        let byRows = m >= n && !small
         if Threading.splitGEMM && parts > 1 && !Threading.inParallelRegion && 2 * m * n * k >= Threading.splitGEMMMinFlops
-            && max(m, n) >= 2 * parts {
-            let byRows = m >= n
+            && (byRows ? m : n) >= 2 * parts {
             let total = byRows ? m : n
             Threading.parallelFor(parts, costPerItem: Threading.grainSize) { range in
                 for part in range {
@@ -45,26 +48,31 @@ extension Kernels {
                     if byRows {
                         let ap = a.transpose ? a.pointer + lo : a.pointer + lo * a.ld
                         sgemm(m: hi - lo, n: n, k: k, alpha: alpha, GEMMOperand(pointer: ap, transpose: a.transpose, ld: a.ld), b,
-                              beta: beta, c + lo * ldc, ldc: ldc)
+                              beta: beta, c + lo * ldc, ldc: ldc, small: small)
                     } else {
                         let bp = b.transpose ? b.pointer + lo * b.ld : b.pointer + lo
                         sgemm(m: m, n: hi - lo, k: k, alpha: alpha, a, GEMMOperand(pointer: bp, transpose: b.transpose, ld: b.ld),
-                              beta: beta, c + lo, ldc: ldc)
+                              beta: beta, c + lo, ldc: ldc, small: small)
                     }
                 }
             }
             return
         }
-        sgemm(m: m, n: n, k: k, alpha: alpha, a, b, beta: beta, c, ldc: ldc)
+        sgemm(m: m, n: n, k: k, alpha: alpha, a, b, beta: beta, c, ldc: ldc, small: small)
+    }
+
+    /// A few rows times a linear layer's weight (x·Wᵀ, decoding), where OpenBLAS would spend most of
+    /// the call packing the weight.
+    private static func usesSmallRowKernel(m: Int, n: Int, k: Int, _ a: GEMMOperand, _ b: GEMMOperand) -> Bool {
+        NativeKernels.isa != nil && b.transpose && !a.transpose && m > 0 && n > 0 && k > 0 && m <= NativeKernels.smallGEMMMaxRows(k: k)
     }
 
     @inline(__always)
     private static func sgemm(m: Int, n: Int, k: Int, alpha: Float, _ a: GEMMOperand, _ b: GEMMOperand, beta: Float,
-                              _ c: UnsafeMutablePointer<Float>, ldc: Int) {
-        if let isa = NativeKernels.isa, b.transpose && !a.transpose, m > 0, n > 0, k > 0,
-           m <= NativeKernels.smallGEMMMaxRows(k: k) {
-            // A few rows times a linear layer's weight (decoding): OpenBLAS would spend most of the
-            // call packing the weight.
+                              _ c: UnsafeMutablePointer<Float>, ldc: Int, small: Bool) {
+        if small, let isa = NativeKernels.isa {
+            precondition(a.ld >= k && b.ld >= k && ldc >= n,
+                         "gemm (small-row kernel): m \(m), n \(n), k \(k) need lda \(a.ld) >= k, ldb \(b.ld) >= k, ldc \(ldc) >= n")
             cfk_sgemm_abt_small(isa, m, n, k, alpha, a.pointer, a.ld, b.pointer, b.ld, beta, c, ldc)
             return
         }

@@ -143,6 +143,11 @@ final class BeyondThePaperTests: XCTestCase {
         let result = try ExperimentRunner(preset: p, directory: dir).run(Arm(teacher: "weak", sftFraction: 0.1, critic: "strong"), family: p.families[0], seed: 0)
         XCTAssertGreaterThan(result.rlaif?.pairs ?? 0, 0)
         XCTAssertNotNil(result.rlaif?.dpoLastEpoch)
+        // An arm with its own opponent cannot run there: its pairs would silently be the plain arm's.
+        let figure11 = Arm(teacher: "weak", sftFraction: 0.1, critic: "strong", pairsAgainst: "strong")
+        XCTAssertThrowsError(try ExperimentRunner(preset: p, directory: dir).run(figure11, family: p.families[0], seed: 0)) {
+            XCTAssertTrue("\($0)".contains("--pairs policy"), "\($0)")
+        }
     }
 
     func testNewFiguresHaveTitlesContrastsAndDistinctArms() {

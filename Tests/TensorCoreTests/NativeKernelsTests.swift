@@ -157,6 +157,27 @@ final class NativeKernelsTests: ThreadSettingsTestCase {
         }
     }
 
+    /// Which kernel runs is decided on the whole product: a product of more rows than the small-row
+    /// kernel takes never reaches it through its thread blocks (the decode shape of a 64-prompt
+    /// chunk, 64 x 64 x 256, used to at 2 threads), so with the kernels on it gives exactly the
+    /// bits of OpenBLAS at the same thread count.
+    func testRowBlocksOfALargerProductStayOnOpenBLAS() {
+        var rng = RandomGenerator(seed: 23)
+        for (m, n, k) in [(64, 64, 256), (65, 48, 512), (33, 33, 1024), (96, 40, 300)] {
+            let g = GEMMCase(m: m, n: n, k: k, transA: false, transB: true, beta: 0, rng: &rng)
+            for threads in [1, 2, 3, 8] {
+                Threading.threadCount = threads
+                NativeKernels.mode = .off
+                let blas = g.run()
+                for mode in kernelModes {
+                    NativeKernels.mode = mode
+                    XCTAssertTrue(zip(blas, g.run()).allSatisfy { $0.bitPattern == $1.bitPattern },
+                                  "\(mode) \(m)x\(n)x\(k) at \(threads) threads: a block went to the small-row kernel")
+                }
+            }
+        }
+    }
+
     func testLinearWithAFewRowsMatchesOpenBLAS() {
         var rng = RandomGenerator(seed: 23)
         let x = Tensor.normal([3, 65], generator: &rng), w = Tensor.normal([17, 65], generator: &rng)
