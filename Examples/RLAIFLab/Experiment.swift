@@ -242,10 +242,14 @@ public struct Evaluation: Codable, Equatable, Sendable {
     /// Per evaluation prompt: whether the output is exactly the answer, and its graded quality.
     public var perPromptExact: [Bool]?
     public var perPromptQuality: [Double]?
+    /// Per evaluation prompt, the index of the first prompt with the same instruction: prompts that
+    /// repeat an instruction are one cluster for standard errors (nil: every prompt its own).
+    public var promptClusters: [Int]?
 
     public init(winRate: [String: Double], standardError: [String: Double], exactMatch: Double, meanQuality: Double,
                 exactMatchByKind: [String: Double], perPromptScores: [String: [Double]]? = nil, perPromptExact: [Bool]? = nil,
-                perPromptQuality: [Double]? = nil) {
+                perPromptQuality: [Double]? = nil, promptClusters: [Int]? = nil) {
+        self.promptClusters = promptClusters
         self.winRate = winRate
         self.standardError = standardError
         self.exactMatch = exactMatch

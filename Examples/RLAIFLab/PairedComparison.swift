@@ -97,19 +97,24 @@ public struct PairedDifference: Codable, Equatable, Sendable {
     /// The contrast from `results`: within each seed the per-prompt differences of the two arms (same
     /// prompts, same judge); across seeds the mean of the per-seed means with a 95% t-interval on
     /// seeds − 1 df, which includes seed-to-seed and base-to-base variation; with one seed the paired
-    /// t-interval over prompts (prompts − 1 df). Nil when no seed has both arms' per-prompt scores.
+    /// t-interval over prompts, prompts that repeat an instruction counted as one cluster (clusters − 1
+    /// df). Nil when no seed has both arms' per-prompt scores.
     public static func compute(_ contrast: Contrast, family: String, judge: String, results: [ArmResult]) -> PairedDifference? {
-        func scores(_ arm: Arm, _ seed: UInt64) -> [Double]? {
-            results.first { $0.arm == arm && $0.family == family && $0.seed == seed }?.evaluation.perPromptScores?[judge]
+        func evaluation(_ arm: Arm, _ seed: UInt64) -> Evaluation? {
+            results.first { $0.arm == arm && $0.family == family && $0.seed == seed }?.evaluation
         }
         let seeds = Set(results.filter { $0.family == family }.map(\.seed)).sorted()
-        var perSeed: [Seed] = [], prompts = 0
+        var perSeed: [Seed] = [], prompts = 0, clusterDF = 0
         for seed in seeds {
-            guard let plus = scores(contrast.plus, seed), let minus = scores(contrast.minus, seed), plus.count == minus.count,
+            guard let p = evaluation(contrast.plus, seed), let m = evaluation(contrast.minus, seed),
+                  let plus = p.perPromptScores?[judge], let minus = m.perPromptScores?[judge], plus.count == minus.count,
                   plus.count >= 2 else { continue }
-            let s = SampleSummary(zip(plus, minus).map { 100 * ($0 - $1) })
+            // Prompts repeating an instruction are one cluster (both arms saw the same prompts).
+            let clusters = p.promptClusters.flatMap { $0.count == plus.count ? $0 : nil } ?? Array(plus.indices)
+            let s = ClusteredSummary(zip(plus, minus).map { 100 * ($0 - $1) }, cluster: clusters)
             perSeed.append(Seed(seed: seed, mean: s.mean, standardError: s.standardError))
             prompts = plus.count
+            clusterDF = s.degreesOfFreedom
         }
         guard !perSeed.isEmpty else { return nil }
         let mean: Double, se: Double, df: Int
@@ -117,8 +122,9 @@ public struct PairedDifference: Codable, Equatable, Sendable {
             let s = SampleSummary(perSeed.map(\.mean))
             (mean, se, df) = (s.mean, s.standardError, perSeed.count - 1)
         } else {
-            (mean, se, df) = (perSeed[0].mean, perSeed[0].standardError, prompts - 1)
+            (mean, se, df) = (perSeed[0].mean, perSeed[0].standardError, clusterDF)
         }
+        guard df >= 1 else { return nil }
         let half = StudentT.twoSided(df: Double(df)) * se
         return PairedDifference(figure: contrast.figure, comparison: contrast.name, family: family, judge: judge, meanDiff: mean,
                                 ciLow: mean - half, ciHigh: mean + half, nSeeds: perSeed.count, nPrompts: prompts, standardError: se,
@@ -159,7 +165,7 @@ extension Report {
         s += "Each prompt's score difference between the two arms under the same judge (same \(prompts) prompts). "
         s += seeds > 1
             ? "Mean over \(seeds) seeds of the per-seed mean difference, 95% t-interval with \(seeds - 1) df over seeds: it includes seed-to-seed and base-to-base variation (each seed pretrains its own base).\n\n"
-            : "One seed: 95% paired t-interval over prompts (\(prompts - 1) df), so it covers prompt-to-prompt variation only, not seed-to-seed or base-to-base variation.\n\n"
+            : "One seed: 95% paired t-interval over prompts, prompts that repeat an instruction taken as one cluster (cluster-robust standard error, \(rows.map(\.degreesOfFreedom).max() ?? 0) df), so it covers prompt-to-prompt variation only, not seed-to-seed or base-to-base variation.\n\n"
         s += "| comparison | base model | judge | difference | 95% CI | SE | seeds | detectable (80% power) |\n|---|---|---|---|---|---|---|---|\n"
         for r in rows {
             s += String(format: "| %@ | %@ | %@ | %+.1f | [%+.1f, %+.1f] | %.1f | %d | %.1f |\n", r.comparison, r.family, r.judge, r.meanDiff,

@@ -314,13 +314,13 @@ public final class ExperimentRunner {
     /// Scores one output per evaluation prompt.
     func evaluate(outputs: [String]) throws -> Evaluation {
         var winRate: [String: Double] = [:], stderr: [String: Double] = [:], perPrompt: [String: [Double]] = [:]
+        let clusters = promptClusters
         for name in preset.judges {
             let scores = try judge(name).preferences(evalTasks, outputs, references)
             perPrompt[name] = scores
-            let mean = scores.reduce(0, +) / Double(scores.count)
-            let variance = scores.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(max(scores.count - 1, 1))
-            winRate[name] = 100 * mean
-            stderr[name] = 100 * (variance / Double(scores.count)).squareRoot()
+            let summary = ClusteredSummary(scores, cluster: clusters)
+            winRate[name] = 100 * summary.mean
+            stderr[name] = 100 * summary.standardError
         }
         var byKind: [String: Double] = [:]
         for kind in TaskKind.allCases {
@@ -332,7 +332,18 @@ public final class ExperimentRunner {
         let exact = Double(exactPerPrompt.filter { $0 }.count) / Double(evalTasks.count)
         let quality = qualityPerPrompt.reduce(0, +) / Double(evalTasks.count)
         return Evaluation(winRate: winRate, standardError: stderr, exactMatch: exact, meanQuality: quality, exactMatchByKind: byKind,
-                          perPromptScores: perPrompt, perPromptExact: exactPerPrompt, perPromptQuality: qualityPerPrompt)
+                          perPromptScores: perPrompt, perPromptExact: exactPerPrompt, perPromptQuality: qualityPerPrompt,
+                          promptClusters: clusters)
+    }
+
+    /// For each evaluation prompt, the index of the first one with its instruction.
+    var promptClusters: [Int] {
+        var first: [String: Int] = [:]
+        return evalTasks.enumerated().map { i, t in
+            if let j = first[t.instruction] { return j }
+            first[t.instruction] = i
+            return i
+        }
     }
 
     /// Runs (or loads from the cache) one arm for one family and seed.

@@ -101,3 +101,28 @@ public struct SampleSummary: Equatable, Sendable {
 public func minimumDetectableEffect(standardError: Double, df: Double, alpha: Double = 0.05, power: Double = 0.8) -> Double {
     (StudentT.quantile(1 - alpha / 2, df: df) + StudentT.quantile(power, df: df)) * standardError
 }
+
+/// The mean of values that come in clusters (evaluation prompts that repeat one instruction: the
+/// test split holds only about ten distinct additions), with the cluster-robust standard error
+/// SE² = C/(C − 1) · Σ_c (Σ_{i∈c} (x_i − x̄))² / n² and C − 1 degrees of freedom. With every cluster
+/// a single value it is the ordinary standard error.
+public struct ClusteredSummary: Equatable, Sendable {
+    public var count: Int
+    public var clusters: Int
+    public var mean: Double
+    public var standardError: Double
+    public var degreesOfFreedom: Int { max(clusters - 1, 0) }
+
+    /// `cluster[i]` labels value i (any integers; equal labels share a cluster).
+    public init(_ values: [Double], cluster: [Int]) {
+        precondition(values.count == cluster.count, "ClusteredSummary: \(values.count) values, \(cluster.count) cluster labels")
+        count = values.count
+        mean = values.isEmpty ? .nan : values.reduce(0, +) / Double(values.count)
+        var sums: [Int: Double] = [:]
+        for (v, c) in zip(values, cluster) { sums[c, default: 0] += v - mean }
+        clusters = sums.count
+        guard clusters >= 2 else { standardError = clusters == 1 && count == 1 ? 0 : .nan; return }
+        let c = Double(clusters), n = Double(count)
+        standardError = (c / (c - 1) * sums.values.reduce(0) { $0 + $1 * $1 } / (n * n)).squareRoot()
+    }
+}

@@ -101,3 +101,52 @@ final class StudentTTests: XCTestCase {
         }
     }
 }
+
+final class ClusteredSummaryTests: XCTestCase {
+    /// Singleton clusters give the ordinary standard error; repeated prompts widen it and leave
+    /// clusters − 1 degrees of freedom.
+    func testClusteredStandardError() {
+        let values = [0.2, 0.9, 0.4, 0.7, 0.1]
+        let plain = SampleSummary(values), singletons = ClusteredSummary(values, cluster: Array(values.indices))
+        XCTAssertEqual(singletons.standardError, plain.standardError, accuracy: 1e-12)
+        XCTAssertEqual(singletons.degreesOfFreedom, 4)
+        let twice = ClusteredSummary([1, 1, 3, 3], cluster: [0, 0, 2, 2])
+        XCTAssertEqual(twice.mean, 2)
+        XCTAssertEqual(twice.standardError, 1, accuracy: 1e-12)  // 2/1 · ((-2)² + 2²) / 4²
+        XCTAssertEqual(twice.degreesOfFreedom, 1)
+        XCTAssertGreaterThan(twice.standardError, SampleSummary([1, 1, 3, 3]).standardError)
+    }
+
+    /// A one-seed paired interval counts prompts that repeat an instruction once.
+    func testPairedDifferenceUsesInstructionClusters() throws {
+        let plus = Arm(teacher: "weak", sftFraction: 0.1, critic: "strong"), minus = Arm(teacher: "weak", sftFraction: 0.1, critic: nil)
+        func result(_ arm: Arm, _ scores: [Double], clusters: [Int]?) -> ArmResult {
+            ArmResult(arm: arm, family: "small", seed: 0,
+                      evaluation: Evaluation(winRate: ["independent": 50], standardError: ["independent": 1], exactMatch: 0, meanQuality: 0,
+                                             exactMatchByKind: [:], perPromptScores: ["independent": scores], promptClusters: clusters), seconds: 0)
+        }
+        let contrast = Contrast.figure(2)[0]
+        let clustered = try XCTUnwrap(PairedDifference.compute(contrast, family: "small", judge: "independent", results: [
+            result(plus, [1, 1, 0.5, 0.5, 1, 0], clusters: [0, 0, 2, 2, 4, 5]), result(minus, [0, 0, 0, 0, 0, 0], clusters: [0, 0, 2, 2, 4, 5])]))
+        XCTAssertEqual(clustered.degreesOfFreedom, 3)
+        let d = [100.0, 100, 50, 50, 100, 0]
+        XCTAssertEqual(clustered.standardError, ClusteredSummary(d, cluster: [0, 0, 2, 2, 4, 5]).standardError, accuracy: 1e-12)
+        let plain = try XCTUnwrap(PairedDifference.compute(contrast, family: "small", judge: "independent", results: [
+            result(plus, [1, 1, 0.5, 0.5, 1, 0], clusters: nil), result(minus, [0, 0, 0, 0, 0, 0], clusters: nil)]))
+        XCTAssertEqual(plain.degreesOfFreedom, 5)
+        XCTAssertEqual(plain.standardError, SampleSummary(d).standardError, accuracy: 1e-12)
+    }
+
+    func testEvaluationPromptsClusterByInstruction() {
+        var preset = Preset.quick
+        preset.evalPrompts = 400
+        let runner = ExperimentRunner(preset: preset, directory: URL(fileURLWithPath: "/nonexistent"))
+        let clusters = runner.promptClusters
+        XCTAssertEqual(clusters.count, 400)
+        for (i, c) in clusters.enumerated() {
+            XCTAssertLessThanOrEqual(c, i)
+            XCTAssertEqual(runner.evalTasks[c].instruction, runner.evalTasks[i].instruction)
+        }
+        XCTAssertLessThan(Set(clusters).count, 400)  // the test split repeats some instructions (additions)
+    }
+}
