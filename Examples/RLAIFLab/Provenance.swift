@@ -14,9 +14,14 @@ public struct Provenance: Codable, Equatable, Sendable {
     public var judges: [String: String]
     /// SHA-256 of the running executable, so any rebuild with other code counts as other code.
     public var codeVersion: String
+    /// The numeric settings that change results in the last bits (hence every sampled token):
+    /// which kernels run (`TENSORCORE_KERNELS`, the CPU's AVX2), the thread count, GEMM splitting.
+    /// Nil in manifests written before it was recorded (then it is not compared).
+    public var numerics: String?
 
     public init(preset: String, world: String, teachers: [String: String], critics: [String: String], judges: [String: String],
-                codeVersion: String) {
+                codeVersion: String, numerics: String? = nil) {
+        self.numerics = numerics
         self.preset = preset
         self.world = world
         self.teachers = teachers
@@ -37,10 +42,19 @@ public struct Provenance: Codable, Equatable, Sendable {
             }
         }
         if codeVersion != recorded.codeVersion || codeVersion == Self.unknownCode { out.append("code version") }
+        if let recordedNumerics = recorded.numerics, recordedNumerics != numerics {
+            out.append("numeric settings (\(recordedNumerics) then, \(numerics ?? "unknown") now)")
+        }
         return out
     }
 
     static let unknownCode = "unknown"
+
+    /// This process's numeric settings, as `numerics` records them.
+    public static var currentNumerics: String {
+        "kernels \(NativeKernels.mode.rawValue)/\(NativeKernels.isa.map { $0 != 0 ? "avx2" : "portable" } ?? "off"), "
+            + "threads \(Threading.threadCount), gemm \(Threading.splitGEMM ? "split" : "blas")"
+    }
 
     /// SHA-256 of a value's JSON with sorted keys (stable across processes, unlike `Hasher`). A `Set`
     /// encodes in a per-process order, so with `unorderedStringArrays` every array of strings is
@@ -106,7 +120,7 @@ extension ExperimentRunner {
             teachers: Dictionary(uniqueKeysWithValues: try teachers.map { ($0.name, try describe($0)) }),
             critics: specs,
             judges: Dictionary(uniqueKeysWithValues: preset.judges.map { ($0, specs[$0] ?? truth) }),
-            codeVersion: codeVersion)
+            codeVersion: codeVersion, numerics: Provenance.currentNumerics)
     }
 }
 
@@ -139,6 +153,11 @@ public struct RunManifest: Codable, Equatable, Sendable {
                                date: Date = Date()) throws -> RunManifest {
         let file = directory.appendingPathComponent(fileName)
         guard FileManager.default.fileExists(atPath: file.path) else {
+            // Cached pieces without a manifest (preset.json deleted): nothing says what made them.
+            let pieces = ["cache", "models", "arms"].filter { FileManager.default.fileExists(atPath: directory.appendingPathComponent($0).path) }
+            if !pieces.isEmpty && !allowStaleReuse {
+                throw ProvenanceMismatch(directory: directory, differing: ["provenance (cached pieces in \(pieces.joined(separator: ", ")) but no preset.json)"])
+            }
             let manifest = RunManifest(preset: preset, provenance: provenance)
             try manifest.write(to: file)
             return manifest

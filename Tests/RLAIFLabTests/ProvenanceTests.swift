@@ -90,6 +90,31 @@ final class ProvenanceTests: XCTestCase {
     }
 
     /// A preset.json from before provenance (a bare preset) records nothing to trust; another file is named.
+    /// Kernels, threads and GEMM splitting change results in the last bits: a run under other
+    /// settings is named; a manifest from before they were recorded is not compared on them.
+    func testNumericSettingsAreNamed() throws {
+        let recorded = try provenance()
+        XCTAssertEqual(recorded.numerics, Provenance.currentNumerics)
+        XCTAssertTrue(recorded.numerics?.contains("threads") ?? false)
+        var now = recorded
+        now.numerics = "kernels off/off, threads 1, gemm blas"
+        XCTAssertEqual(now.differences(from: recorded), ["numeric settings (\(recorded.numerics!) then, kernels off/off, threads 1, gemm blas now)"])
+        var old = recorded
+        old.numerics = nil
+        XCTAssertEqual(now.differences(from: old), [])
+    }
+
+    /// Cached pieces whose preset.json is gone are not taken for a fresh directory.
+    func testCachedPiecesWithoutAManifestAreRefused() throws {
+        let dir = try temporaryDirectory()
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("models/tiny"), withIntermediateDirectories: true)
+        XCTAssertThrowsError(try RunManifest.prepare(dir, preset: preset, provenance: try provenance(), allowStaleReuse: false)) { error in
+            XCTAssertTrue("\(error)".contains("no preset.json") && "\(error)".contains("models"), "\(error)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("preset.json").path))
+        XCTAssertNoThrow(try RunManifest.prepare(dir, preset: preset, provenance: try provenance(), allowStaleReuse: true))
+    }
+
     func testLegacyAndUnreadablePresetFiles() throws {
         let dir = try temporaryDirectory()
         let file = dir.appendingPathComponent("preset.json")
