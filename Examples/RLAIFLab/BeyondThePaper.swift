@@ -126,13 +126,7 @@ extension ExperimentRunner {
     func sftContinued(_ model: GPT, on examples: [TokenizedPair], seed: UInt64, name: String) throws -> GPT {
         let policy = GPT(model.config)
         policy.copyParameters(from: model)
-        var c = TrainerConfig()
-        c.learningRate = preset.sftLearningRate
-        c.batchSize = min(preset.batchSize, examples.count)
-        c.schedule = .cosine
-        c.warmupSteps = 10
-        c.seed = seed
-        let steps = preset.sftEpochs.map { $0 * max(examples.count / c.batchSize, 1) } ?? preset.sftSteps
+        let (c, steps) = sftSettings(examples: examples.count, seed: seed)
         log("SFT on critic-filtered samples \(name), \(examples.count) prompts")
         try train(SFTStage(model: policy, padToken: tokenizer.padToken), examples, steps: steps, config: c, name: name)
         return policy

@@ -142,6 +142,17 @@ public final class ExperimentRunner {
     /// Initialisation and data-order seed of a run seed's base (7 for seed 0, as before bases were per seed).
     static func baseSeed(_ seed: UInt64) -> UInt64 { 7 &+ seed &* 0x9E37_79B9_7F4A_7C15 }
 
+    /// The preset's SFT settings for `examples` examples, and the optimizer steps they run.
+    func sftSettings(examples: Int, seed: UInt64) -> (TrainerConfig, steps: Int) {
+        var c = TrainerConfig()
+        c.learningRate = preset.sftLearningRate
+        c.batchSize = min(preset.batchSize, examples)
+        c.schedule = .cosine
+        c.warmupSteps = 10
+        c.seed = seed
+        return (c, preset.sftEpochs.map { $0 * max(examples / c.batchSize, 1) } ?? preset.sftSteps)
+    }
+
     /// SFT of the family's base on `teacher`'s completions for the first `fraction` of the pool.
     public func sft(_ family: Family, teacher: Teacher, fraction: Double, seed: UInt64) throws -> GPT {
         let pct = Int((fraction * 100).rounded())
@@ -150,13 +161,7 @@ public final class ExperimentRunner {
             let n = Int((Double(pool.count) * fraction).rounded())
             log("SFT \(family.name) on \(teacher.name) teacher, \(n) prompts, seed \(seed)")
             let examples = pool.prefix(n).map { pair($0.prompt, teacher.respond($0)) }
-            var c = TrainerConfig()
-            c.learningRate = preset.sftLearningRate
-            c.batchSize = min(preset.batchSize, examples.count)
-            c.schedule = .cosine
-            c.warmupSteps = 10
-            c.seed = seed
-            let steps = preset.sftEpochs.map { $0 * max(examples.count / c.batchSize, 1) } ?? preset.sftSteps
+            let (c, steps) = sftSettings(examples: examples.count, seed: seed)
             try train(SFTStage(model: model, padToken: tokenizer.padToken), examples, steps: steps, config: c,
                       name: "\(family.name)-seed\(seed)-sft-\(teacher.name)-\(pct)")
             return model
