@@ -269,10 +269,7 @@ public final class ExperimentRunner {
     /// then PPO from the SFT model against it on the same prompts.
     func rlaifPPO(_ sftModel: GPT, teacher: Teacher, critic: Judge, seed: UInt64, name: String) throws -> (GPT, RLAIFSummary) {
         var (pairs, summary) = try feedbackPairs(sftModel, teacher: teacher, critic: critic, seed: seed, name: name)
-        var withHead = sftModel.config
-        withHead.scalarHead = true
-        let rewardModel = GPT(withHead, seed: seed &+ 17)
-        rewardModel.copyParameters(from: sftModel, skippingMissing: true)
+        let rewardModel = sftModel.withScalarHead(true, seed: seed &+ 17)
         var c = TrainerConfig()
         c.learningRate = preset.rewardModelLearningRate
         c.batchSize = 16
@@ -288,8 +285,7 @@ public final class ExperimentRunner {
         rewardModel.freeze()
         rewardModel.eval()
 
-        let policy = GPT(withHead, seed: seed &+ 19)
-        policy.copyParameters(from: sftModel, skippingMissing: true)
+        let policy = sftModel.withScalarHead(true, seed: seed &+ 19)
         var ppo = PPOConfig()
         ppo.rolloutBatchSize = preset.ppoRolloutBatch
         ppo.miniBatchSize = 8
@@ -327,11 +323,7 @@ public final class ExperimentRunner {
             winRate[name] = 100 * summary.mean
             stderr[name] = 100 * summary.standardError
         }
-        var byKind: [String: Double] = [:]
-        for kind in TaskKind.allCases {
-            let idx = evalTasks.indices.filter { evalTasks[$0].kind == kind }
-            byKind[kind.rawValue] = Double(idx.filter { outputs[$0] == evalTasks[$0].answer }.count) / Double(max(idx.count, 1))
-        }
+        let byKind = World.exactMatchByKind(evalTasks, outputs)
         let exactPerPrompt = zip(evalTasks, outputs).map { $0.answer == $1 }
         let qualityPerPrompt = zip(evalTasks, outputs).map { $0.quality($1) }
         let exact = Double(exactPerPrompt.filter { $0 }.count) / Double(evalTasks.count)

@@ -116,6 +116,16 @@ public enum World {
         return out
     }
 
+    /// Share of exact answers per task kind (which skills a set of outputs has).
+    public static func exactMatchByKind(_ tasks: [Instruction], _ outputs: [String]) -> [String: Double] {
+        var byKind: [String: Double] = [:]
+        for kind in TaskKind.allCases {
+            let idx = tasks.indices.filter { tasks[$0].kind == kind }
+            byKind[kind.rawValue] = Double(idx.filter { outputs[$0] == tasks[$0].answer }.count) / Double(max(idx.count, 1))
+        }
+        return byKind
+    }
+
     /// FNV-1a over the UTF-8 bytes: stable across runs and platforms (Swift's `Hasher` is seeded
     /// per process).
     static func stableHash(_ s: String) -> UInt64 {

@@ -62,11 +62,7 @@ extension ExperimentRunner {
                 let p = j.preferences(tasks, outputs, references)
                 winRate[j.name] = 100 * p.reduce(0, +) / Double(p.count)
             }
-            var byKind: [String: Double] = [:]
-            for kind in TaskKind.allCases {
-                let idx = tasks.indices.filter { tasks[$0].kind == kind }
-                byKind[kind.rawValue] = Double(idx.filter { outputs[$0] == tasks[$0].answer }.count) / Double(max(idx.count, 1))
-            }
+            let byKind = World.exactMatchByKind(tasks, outputs)
             return WorldReport.TeacherRow(teacher: teacher.name,
                                           exactMatch: Double(zip(tasks, outputs).filter { $0.answer == $1 }.count) / Double(tasks.count),
                                           meanQuality: zip(tasks, outputs).reduce(0.0) { $0 + $1.0.quality($1.1) } / Double(tasks.count),

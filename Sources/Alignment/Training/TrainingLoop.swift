@@ -141,9 +141,13 @@ public final class TrainingLoop<Stage: TrainingStage> {
             let offset = (step % stepsPerEpoch) * config.batchSize
             let batch = epochOrder[offset..<(offset + config.batchSize)].map { examples[$0] }
             // Losses are normalised by the global batch's units; a rank takes its share in micro-batches.
-            let totalUnits = Float(max(stride(from: 0, to: batch.count, by: micro).reduce(0) { $0 + stage.units(Array(batch[$1..<($1 + micro)])) }, 1))
-            let share = dataParallel.map { batch[DataParallelShard.range(count: batch.count, rank: $0.rank, size: $0.size)] } ?? batch[...]
-            let chunks = stride(from: share.startIndex, to: share.endIndex, by: micro).map { Array(share[$0..<min($0 + micro, share.endIndex)]) }
+            let globalChunks = stride(from: 0, to: batch.count, by: micro).map { Array(batch[$0..<($0 + micro)]) }
+            let totalUnits = Float(max(globalChunks.reduce(0) { $0 + stage.units($1) }, 1))
+            var chunks = globalChunks
+            if let group = dataParallel {
+                let share = batch[DataParallelShard.range(count: batch.count, rank: group.rank, size: group.size)]
+                chunks = stride(from: share.startIndex, to: share.endIndex, by: micro).map { Array(share[$0..<min($0 + micro, share.endIndex)]) }
+            }
             optimizer.zeroGrad()
             var lossValue = 0.0
             var metricSums: [String: Double] = [:]
