@@ -53,7 +53,7 @@ let package = Package(
         .target(name: "RLAIFLab", dependencies: ["Alignment"], path: "Examples/RLAIFLab"),
         .executableTarget(
             name: "sft-vs-rlaif",
-            dependencies: ["RLAIFLab", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["RLAIFLab", "DistributedTraining", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Examples/sft-vs-rlaif"
         ),
         .executableTarget(

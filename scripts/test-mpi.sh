@@ -2,19 +2,24 @@
 # Data-parallel training under mpirun on loopback: small real `align` runs with 2 and 3 ranks.
 # Checks: same-N runs bit-identical (metrics and weights), N-rank metrics within 1e-5 (relative)
 # of one process, the ranks' checksums equal, a 2-rank checkpoint resumed by 3 ranks, reward, dpo
-# and ppo data parallel, and bad launches (mismatched options, a rank without the data file, a rank
-# killed mid-run) failing with a message naming the rank and leaving a loadable checkpoint.
+# and ppo data parallel, PPO rollouts and `align generate` sampled across ranks (the same samples
+# as one process), `sft-vs-rlaif` spread over 2 ranks (one process's results.json), and bad
+# launches (mismatched options, a rank without the data file, a rank killed mid-run) failing with
+# a message naming the rank and leaving a loadable checkpoint.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 bash scripts/install-mpi.sh
 swift build -c release --product align -q
+swift build -c release --product sft-vs-rlaif -q
 ALIGN="$PWD/.build/release/align"
+REPRO="$PWD/.build/release/sft-vs-rlaif"
 # A build made before Open MPI was installed keeps its MPI stubs until a clean build.
 if ! ldd "$ALIGN" | grep -q libmpi; then
   echo "align was built without MPI (Open MPI installed later): swift package clean and rebuild" >&2
   swift package clean
   swift build -c release --product align -q
+  swift build -c release --product sft-vs-rlaif -q
 fi
 MPIRUN=(mpirun --allow-run-as-root --oversubscribe --bind-to none)
 work=$(mktemp -d)
@@ -80,7 +85,7 @@ close reward2/metrics.jsonl reward1/metrics.jsonl loss accuracy margin
 "${MPIRUN[@]}" -np 2 "$ALIGN" dpo "${COMMON[@]}" --model one/checkpoint --output dpo2 > dpo2.log 2>&1 || { cat dpo2.log; fail "dpo, 2 ranks"; }
 close dpo2/metrics.jsonl dpo1/metrics.jsonl loss rewards/margins logps/chosen
 
-echo "ppo, 2 ranks against one process (every rank samples the rollout; minibatch rows are shared)"
+echo "ppo, 2 ranks against one process (one chunk: rank 0 samples the rollout; minibatch rows are shared)"
 for i in $(seq 0 11); do printf '{"prompt": "Q%d: add one to %d ="}\n' "$i" "$i"; done > prompts.jsonl
 PPO=(ppo --model one/checkpoint --reward-model reward1/checkpoint --prompts prompts.jsonl --rollouts 2 --rollout-batch 6 --mini-batch 3
      --ppo-epochs 2 --max-new-tokens 4 --lr 1e-4)
@@ -88,6 +93,46 @@ PPO=(ppo --model one/checkpoint --reward-model reward1/checkpoint --prompts prom
 "${MPIRUN[@]}" -np 2 "$ALIGN" "${PPO[@]}" --output ppo2 > ppo2.log 2>&1 || { cat ppo2.log; fail "ppo, 2 ranks"; }
 grep -q "data parallel: 2 ranks agree" ppo2.log || fail "no replica agreement line in ppo2.log"
 close ppo2/metrics.jsonl ppo1/metrics.jsonl objective/scores loss/policy loss/value policy/approxkl
+# Every value of each metric equal to the reference's.
+same() {
+  local a=$1 b=$2; shift 2
+  for key in "$@"; do
+    [ -n "$(column "$a" "$key")" ] || fail "no $key in $a"
+    [ "$(column "$a" "$key")" = "$(column "$b" "$key")" ] || fail "$a: $key differs from $b"
+  done
+  echo "  $a: $* equal to $b's"
+}
+# From here on one process and each rank run one thread: OpenBLAS's results depend in the last
+# bits on how a product is split across threads, and these checks compare exact samples and files.
+export TENSORCORE_NUM_THREADS=1
+echo "ppo with rollouts in chunks of 2, 2 and 3 ranks sharing them: the same samples as one process"
+"$ALIGN" "${PPO[@]}" --rollout-chunk 2 --output ppoc1 > ppoc1.log 2>&1 || { cat ppoc1.log; fail "ppo, chunks"; }
+for n in 2 3; do
+  "${MPIRUN[@]}" -np $n "$ALIGN" "${PPO[@]}" --rollout-chunk 2 --output ppoc$n > ppoc$n.log 2>&1 || { cat ppoc$n.log; fail "ppo, chunks, $n ranks"; }
+  same ppoc$n/metrics.jsonl ppoc1/metrics.jsonl objective/scores response_length objective/kl
+  close ppoc$n/metrics.jsonl ppoc1/metrics.jsonl loss/policy loss/value policy/approxkl
+done
+
+echo "generate: 2 and 3 ranks share the batches, rank 0 prints what one process prints"
+for i in $(seq 0 10); do printf '{"input_ids": [%d, %d]}\n' $((i + 40)) $((i + 50)); done > ids.jsonl
+GEN=(generate --model one/checkpoint --input ids.jsonl --batch-size 3 --max-new-tokens 5 --temperature 0.8 --seed 4)
+"$ALIGN" "${GEN[@]}" > gen1.jsonl 2> gen1.log || { cat gen1.log; fail "generate"; }
+[ "$(wc -l < gen1.jsonl)" = 11 ] || fail "generate printed $(wc -l < gen1.jsonl) lines, not 11"
+for n in 2 3; do
+  "${MPIRUN[@]}" -np $n "$ALIGN" "${GEN[@]}" > gen$n.jsonl 2> gen$n.log || { cat gen$n.log; fail "generate, $n ranks"; }
+  cmp gen$n.jsonl gen1.jsonl || fail "generate with $n ranks differs from one process"
+done
+echo "  identical output"
+
+echo "sft-vs-rlaif, quick preset with seeds 0 and 1: 2 ranks write one process's results.json (timings aside)"
+RUN=(--preset quick --seeds 0,1)
+"$REPRO" "${RUN[@]}" --output repro1 > repro1.log 2>&1 || { tail -n 30 repro1.log; fail "sft-vs-rlaif"; }
+"${MPIRUN[@]}" -np 2 "$REPRO" "${RUN[@]}" --output repro2 > repro2.log 2>&1 || { tail -n 30 repro2.log; fail "sft-vs-rlaif, 2 ranks"; }
+grep -q "rank 1/2\] arm" repro2.log || fail "rank 1 computed no arm"
+untimed() { grep -v '"seconds"' "$1"; }
+cmp <(untimed repro1/quick/results.json) <(untimed repro2/quick/results.json) || fail "results.json of 2 ranks differs from one process's"
+cmp repro1/quick/figures.md repro2/quick/figures.md || fail "figures.md of 2 ranks differs from one process's"
+echo "  identical results.json (but for timings) and figures.md"
 
 # Each bad launch must fail (non-zero), with a message naming the rank, and not hang.
 bad() {
@@ -97,9 +142,11 @@ bad() {
   echo "  $name: refused ($(grep -m1 -- "$expect" "$name.log" | sed 's/^ *//'))"
 }
 echo "bad launches"
-export ALIGN
+export ALIGN REPRO
 bad mismatched 'rank 1 --seed: "1" (rank 0: "0")' \
   "${MPIRUN[@]}" -np 2 bash -c 'exec "$ALIGN" "$@" --seed "$OMPI_COMM_WORLD_RANK"' _ "${SFT[@]}" --output mismatched
+bad repro-mismatched 'rank 1 --dpo-beta: "0.3" (rank 0: "0.2")' \
+  "${MPIRUN[@]}" -np 2 bash -c 'exec "$REPRO" "$@" --dpo-beta "0.$((OMPI_COMM_WORLD_RANK + 2))"' _ --preset quick --output mismatched-repro
 bad missing-data 'align (rank 2 of 3): --data: /nonexistent/sft.jsonl' \
   "${MPIRUN[@]}" -np 3 bash -c 'd=sft.jsonl; [ "$OMPI_COMM_WORLD_RANK" = 2 ] && d=/nonexistent/sft.jsonl; exec "$ALIGN" "$@" --data "$d"' _ "${SFT[@]}" --output missing
 # Rank 1 is killed once the first checkpoint exists; the job must end and the checkpoint resume.

@@ -16,6 +16,7 @@ struct MatmulBench: ParsableCommand {
     @Flag(help: "Only square sizes (quick).") var quick = false
 
     func validate() throws {
+        do { try EnvironmentSettings.check() } catch { throw ValidationError("\(error)") }
         _ = try parsedThreadCounts()
         guard seconds.isFinite && seconds > 0 else { throw ValidationError("--seconds must be finite and > 0, got \(seconds)") }
     }

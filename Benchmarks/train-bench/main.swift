@@ -37,6 +37,7 @@ struct TrainBench: ParsableCommand {
     @Flag(help: "Recompute each block's activations in backward instead of keeping them.") var gradientCheckpointing = false
 
     func validate() throws {
+        do { try EnvironmentSettings.check() } catch { throw ValidationError("\(error)") }
         guard (1...1_000_000).contains(vocab) else { throw ValidationError("--vocab must be in 1...1000000, got \(vocab)") }
         guard (1...8192).contains(dModel) else { throw ValidationError("--d-model must be in 1...8192, got \(dModel)") }
         guard (1...256).contains(layers) else { throw ValidationError("--layers must be in 1...256, got \(layers)") }

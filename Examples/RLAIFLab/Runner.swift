@@ -343,10 +343,20 @@ public final class ExperimentRunner {
         }
     }
 
+    func resultFile(_ arm: Arm, family: Family, seed: UInt64) -> URL {
+        directory.appendingPathComponent("arms/\(family.name)/seed\(seed)/\(arm.id).json")
+    }
+
+    /// The arm's result for this family and seed if the run directory holds it.
+    public func cachedResult(_ arm: Arm, family: Family, seed: UInt64) -> ArmResult? {
+        guard let data = try? Data(contentsOf: resultFile(arm, family: family, seed: seed)) else { return nil }
+        return try? JSONDecoder().decode(ArmResult.self, from: data)
+    }
+
     /// Runs (or loads from the cache) one arm for one family and seed.
     public func run(_ arm: Arm, family: Family, seed: UInt64) throws -> ArmResult {
-        let file = directory.appendingPathComponent("arms/\(family.name)/seed\(seed)/\(arm.id).json")
-        if let data = try? Data(contentsOf: file), let cached = try? JSONDecoder().decode(ArmResult.self, from: data) {
+        let file = resultFile(arm, family: family, seed: seed)
+        if let cached = cachedResult(arm, family: family, seed: seed) {
             log("cached: \(arm.label), \(family.name), seed \(seed)")
             return cached
         }

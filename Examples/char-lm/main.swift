@@ -26,6 +26,7 @@ struct CharLM: ParsableCommand {
     @Option(help: "Random seed for initialisation, batches and sampling.") var seed: UInt64 = 0
 
     func validate() throws {
+        do { try EnvironmentSettings.check() } catch { throw ValidationError("\(error)") }
         guard steps >= 1 else { throw ValidationError("--steps must be >= 1, got \(steps)") }
         guard (1...4096).contains(batch) else { throw ValidationError("--batch must be in 1...4096, got \(batch)") }
         guard (2...8192).contains(context) else { throw ValidationError("--context must be in 2...8192, got \(context)") }

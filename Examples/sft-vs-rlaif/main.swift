@@ -1,5 +1,7 @@
+import Alignment
 import ArgumentParser
 import Foundation
+import DistributedTraining
 import RLAIFLab
 import LanguageModels
 
@@ -14,6 +16,12 @@ struct SFTvsRLAIF: ParsableCommand {
         Writes results/<run>/: results.json (every arm, seed and metric, and the full preset), figures.md \
         (tables in the paper's layout, Figure 2's first), figureN.svg charts, and per-stage metrics JSONL under stages/. Finished \
         pieces (pretrained bases, SFT models, arm results) are cached there, so a rerun resumes.
+
+        Under mpirun (for example `mpirun -np 2 sft-vs-rlaif --preset full`) the processes share the run directory: \
+        the judges, then each family and seed with its arms, then Table 1's cross-family arms are dealt out in turn, \
+        and rank 0 writes the same results.json as one process running as many threads as each rank (timings aside; \
+        the thread count changes OpenBLAS's results in the last bits). Each rank takes its share of the machine's cores \
+        unless TENSORCORE_NUM_THREADS is set.
         """)
 
     @Option(help: "quick (one base family, under 2 minutes), default (two families, one seed) or full (five seeds, each with its own pretrained bases, 1,500 SFT steps, 400 evaluation prompts, and the teacher x critic sweep).")
@@ -34,10 +42,13 @@ struct SFTvsRLAIF: ParsableCommand {
     var selectDpo = false
     @Flag(help: "Stop after measuring the world (teachers and judges on validation prompts: world.md, world.json).") var worldOnly = false
     @Option(name: .customLong("name"), help: "Run name, without '/': results go to <output>/<name> (default: the preset's name).") var runName: String?
+    @Option(help: "Run seeds, comma-separated (for example 0,1): replaces the preset's seeds (quick and default: 0; full: 0-4). Each seed trains its own bases.")
+    var seeds: String?
     @Flag(help: "Reuse the run directory's cached pieces even when its preset.json records another preset, world, teacher, critic, judge or code version (the reuse and what differed are recorded in preset.json and results.json).")
     var allowStaleCache = false
 
     func validate() throws {
+        do { try EnvironmentSettings.check() } catch { throw ValidationError("\(error)") }
         if let dpoLearningRate, !(dpoLearningRate.isFinite && dpoLearningRate > 0) {
             throw ValidationError("--dpo-learning-rate must be finite and > 0, got \(dpoLearningRate)")
         }
@@ -45,6 +56,7 @@ struct SFTvsRLAIF: ParsableCommand {
         if let sftSteps, !(1...1_000_000).contains(sftSteps) { throw ValidationError("--sft-steps must be in 1...1000000, got \(sftSteps)") }
         if let sftEpochs, !(1...10_000).contains(sftEpochs) { throw ValidationError("--sft-epochs must be in 1...10000, got \(sftEpochs)") }
         if sftSteps != nil && sftEpochs != nil { throw ValidationError("--sft-steps and --sft-epochs exclude each other: SFT runs either a fixed number of steps or of epochs") }
+        if let seeds { _ = try Self.parseSeeds(seeds) }
         if selectDpo && evaluationSet != .validation {
             throw ValidationError("--select-dpo needs --evaluation-set validation: settings are never chosen on test prompts")
         }
@@ -54,29 +66,73 @@ struct SFTvsRLAIF: ParsableCommand {
     }
 
     func run() throws {
+        // Under mpirun: one process per rank sharing the run directory (see RunPlan), else nil.
+        let group = try MPICommunicator.world()
+        MPICommunicator.shareCoresAmongLocalRanks()
+        do {
+            try run(group: group)
+        } catch {
+            guard let group, group.size > 1 else { throw error }
+            // An error every rank met (DataParallelError) is printed once, by rank 0; any other
+            // error is this rank's alone. Either way the whole job ends.
+            if error is DataParallelError && group.rank != 0 {
+                try? group.barrier()
+            } else {
+                FileHandle.standardError.write(Data("sft-vs-rlaif (rank \(group.rank) of \(group.size)): \(error)\n".utf8))
+            }
+            group.abort(code: 1)
+        }
+    }
+
+    func run(group: MPICommunicator?) throws {
+        let rank = group?.rank ?? 0, size = group?.size ?? 1
+        /// Runs `body` on every rank and waits for all; any rank's error ends every rank.
+        func together(_ what: String, _ body: () throws -> Void) throws {
+            if let group { try group.everyRank(what, body) } else { try body() }
+        }
+        if let group {
+            try group.rankZeroReports {
+                try group.requireSameAsRankZero(MPICommunicator.optionFields(Array(CommandLine.arguments.dropFirst())), what: "options")
+            }
+            try group.rankZeroReports {
+                if size > 1 && selectDpo { throw DataParallelError("--select-dpo runs in one process; start it without mpirun") }
+            }
+        }
         var p = preset.preset
         if let dpoLearningRate { p.dpoLearningRate = dpoLearningRate }
         if let dpoBeta { p.dpoBeta = dpoBeta }
         if let sftSteps { p.sftSteps = sftSteps }
         if let sftEpochs { p.sftEpochs = sftEpochs }
+        if let seeds { p.seeds = try Self.parseSeeds(seeds) }
         p.pairsAgainst = pairs.rawValue
         p.evaluationSet = evaluationSet
         let dir = URL(fileURLWithPath: output).appendingPathComponent(runName ?? p.name)
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let runner = ExperimentRunner(preset: p, directory: dir)
         // Cached pieces are only valid for the settings, world, teachers, critics, judges and code that made them.
-        let manifest = try RunManifest.prepare(dir, preset: p, provenance: try runner.provenance(), allowStaleReuse: allowStaleCache)
+        var manifest: RunManifest?
+        try together("checking the run directory") {
+            guard rank == 0 else { return }
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            manifest = try RunManifest.prepare(dir, preset: p, provenance: try runner.provenance(), allowStaleReuse: allowStaleCache)
+        }
         let start = Date()
+        let who = size > 1 ? " rank \(rank)/\(size)" : ""
         runner.log = { line in
-            FileHandle.standardError.write(Data(String(format: "[%5.0f s] %@\n", Date().timeIntervalSince(start), line).utf8))
+            FileHandle.standardError.write(Data(String(format: "[%5.0f s%@] %@\n", Date().timeIntervalSince(start), who, line).utf8))
         }
         let figures = figure.map { [$0.rawValue] } ?? p.figures
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-        let world = try runner.worldReport(judges: runner.judgeNames(figures: figures))
-        try SafeTensors.atomicWrite(Data(world.markdown().utf8), to: dir.appendingPathComponent("world.md"))
-        try SafeTensors.atomicWrite(try encoder.encode(world), to: dir.appendingPathComponent("world.json"))
-        FileHandle.standardError.write(Data(world.markdown().utf8))
+        let judges = runner.judgeNames(figures: figures).filter { $0 != "truth" }
+        try together("training the judges") {
+            for (i, name) in judges.enumerated() where i % size == rank { _ = try runner.judge(name) }
+        }
+        if rank == 0 {
+            let world = try runner.worldReport(judges: runner.judgeNames(figures: figures))
+            try SafeTensors.atomicWrite(Data(world.markdown().utf8), to: dir.appendingPathComponent("world.md"))
+            try SafeTensors.atomicWrite(try encoder.encode(world), to: dir.appendingPathComponent("world.json"))
+            FileHandle.standardError.write(Data(world.markdown().utf8))
+        }
         if worldOnly { return }
         if selectDpo {
             let selection = try runner.selectDPO(grid: .standard)
@@ -87,15 +143,25 @@ struct SFTvsRLAIF: ParsableCommand {
         }
         var arms: [Arm] = []
         for n in figures { for arm in Arm.figure(n, families: p.families.map(\.name)) where !arms.contains(arm) { arms.append(arm) } }
-        var results: [ArmResult] = []
-        let total = arms.count * p.families.count * p.seeds.count
-        for family in p.families {
-            for seed in p.seeds {
-                for arm in arms {
-                    runner.log("arm \(results.count + 1)/\(total): \(arm.label), \(family.name), seed \(seed)")
-                    results.append(try runner.run(arm, family: family, seed: seed))
+        let plan = RunPlan(arms: arms, families: p.families, seeds: p.seeds)
+        let mine = [plan.firstPhase(rank: rank, size: size), plan.secondPhase(rank: rank, size: size)]
+        var done = 0
+        for (phase, pieces) in mine.enumerated() {
+            try together(phase == 0 ? "the arms" : "the arms sampling another family's pairs") {
+                for piece in pieces {
+                    done += 1
+                    runner.log("arm \(done)/\(mine.joined().count): \(piece.arm.label), \(piece.family.name), seed \(piece.seed)")
+                    _ = try runner.run(piece.arm, family: piece.family, seed: piece.seed)
                 }
             }
+        }
+        guard rank == 0 else { return }
+        // Every result from the run directory, so one process and many report the same bytes.
+        let results = try plan.all.map { piece -> ArmResult in
+            guard let result = runner.cachedResult(piece.arm, family: piece.family, seed: piece.seed) else {
+                throw DataError(file: dir.path, line: 0, reason: "the result of \(piece.arm.label), \(piece.family.name), seed \(piece.seed) is missing")
+            }
+            return result
         }
         var report = Report(preset: p, results: results)
         report.manifest = manifest
@@ -106,7 +172,20 @@ struct SFTvsRLAIF: ParsableCommand {
         }
         try report.json(arms: arms).write(to: dir.appendingPathComponent("results.json"))
         print(markdown)
-        print(String(format: "wrote %@ in %.0f s", dir.path, Date().timeIntervalSince(start)))
+        print(String(format: "wrote %@ in %.0f s%@", dir.path, Date().timeIntervalSince(start), size > 1 ? " (\(size) processes)" : ""))
+    }
+
+    /// "0,3,7": distinct run seeds, each in 0...2^32.
+    static func parseSeeds(_ text: String) throws -> [UInt64] {
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        let seeds = try parts.map { part -> UInt64 in
+            guard let seed = UInt64(part), seed <= 1 << 32 else {
+                throw ValidationError("--seeds takes distinct integers in 0...4294967296 separated by commas, got '\(part)' in '\(text)'")
+            }
+            return seed
+        }
+        guard Set(seeds).count == seeds.count else { throw ValidationError("--seeds lists a seed twice: '\(text)'") }
+        return seeds
     }
 }
 

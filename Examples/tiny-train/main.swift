@@ -17,6 +17,7 @@ struct TinyTrain: ParsableCommand {
     @Option(help: "Print the loss every N >= 1 steps.") var every = 25
 
     func validate() throws {
+        do { try EnvironmentSettings.check() } catch { throw ValidationError("\(error)") }
         guard steps >= 1 else { throw ValidationError("--steps must be >= 1, got \(steps)") }
         guard (1...4096).contains(hidden) else { throw ValidationError("--hidden must be in 1...4096, got \(hidden)") }
         guard (1...100_000).contains(points) else { throw ValidationError("--points must be in 1...100000, got \(points)") }

@@ -52,6 +52,8 @@ struct Score: ParsableCommand {
     @Option(help: "Checkpoint directory with config.json and model.safetensors.") var model: String
     @Option(help: "JSONL file, one {\"input_ids\": [...]} per line.") var input: String
 
+    func validate() throws { try validatingOptions {} }
+
     func run() throws {
         do {
             let gpt = try loadModel(model)
@@ -69,6 +71,12 @@ struct Score: ParsableCommand {
     }
 }
 
+/// One batch of `align generate` as its rank sends it.
+struct SampledBatch: Codable {
+    var tokens: [[Int]]
+    var logProbBits: [[UInt32]]
+}
+
 struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Sample continuations with a KV cache; prints {\"tokens\", \"logprobs\"} per prompt as JSONL.")
@@ -81,8 +89,9 @@ struct Generate: ParsableCommand {
     @Option(help: "Keep only the k >= 1 most likely tokens (default: all).") var topK: Int?
     @Option(help: "Nucleus sampling: keep the most likely tokens up to this total probability, in (0, 1].") var topP: Float = 1
     @Option(help: "Stop a sequence after this token id, within the model's vocabulary (default: none).") var eos: Int?
-    @Option(help: "Random seed.") var seed: UInt64 = 0
-    @Option(help: "Prompts sampled together in one batch (>= 1).") var batchSize = 8
+    @Option(help: "Random seed (each batch samples from its own stream derived from it).") var seed: UInt64 = 0
+    @Option(help: "Prompts sampled together in one batch (>= 1). Under mpirun the ranks share the batches out and rank 0 prints them in order, the same output as one process.")
+    var batchSize = 8
 
     func validate() throws {
         try validatingOptions {
@@ -116,13 +125,30 @@ struct Generate: ParsableCommand {
             let longest = (prompts.map(\.count).max() ?? 0) + maxNewTokens
             try checkMemory(gpt.samplingBytes(rows: Double(min(batchSize, prompts.count)), length: min(longest, gpt.contextLength)),
                             "sampling batches of \(min(batchSize, prompts.count)) sequences of up to \(longest) tokens", options: "--batch-size, --max-new-tokens")
-            var rng = RandomGenerator(seed: seed)
+            // Under mpirun the ranks share the batches out; rank 0 prints them in order.
+            let world = try MPICommunicator.world()
+            if let world {
+                MPICommunicator.shareCoresAmongLocalRanks()
+                var fields = MPICommunicator.optionFields(Array(CommandLine.arguments.dropFirst()))
+                fields["run setting --model"] = try modelFingerprint(model, option: "--model")
+                fields["run setting --input"] = try fileFingerprint(input, option: "--input")
+                try world.rankZeroReports { try world.requireSameAsRankZero(fields, what: "options and data") }
+            }
             let options = SamplingOptions(temperature: temperature, topK: topK, topP: topP, maxNewTokens: maxNewTokens, eosToken: eos)
-            for start in stride(from: 0, to: prompts.count, by: batchSize) {
-                let batch = Array(prompts[start..<min(start + batchSize, prompts.count)])
-                let out = try gpt.generate(prompts: batch, options: options, generator: &rng)
-                for (tokens, lps) in zip(out.tokens, out.logProbs) {
-                    try printJSON(["tokens": tokens, "logprobs": lps.map(Double.init)])
+            let starts = Array(stride(from: 0, to: prompts.count, by: batchSize)), ranks = world?.size ?? 1
+            for round in stride(from: 0, to: starts.count, by: ranks) {
+                let batches = try shareOut(min(ranks, starts.count - round), group: world) { i -> SampledBatch in
+                    let start = starts[round + i]
+                    // Each batch its own random stream: the samples do not depend on the number of ranks.
+                    var stream = RandomGenerator(seed: seed &+ UInt64(round + i) &* 0x9E37_79B9_7F4A_7C15)
+                    let out = try gpt.generate(prompts: Array(prompts[start..<min(start + batchSize, prompts.count)]), options: options, generator: &stream)
+                    return SampledBatch(tokens: out.tokens, logProbBits: out.logProbs.map { $0.map(\.bitPattern) })
+                }
+                guard isPrimaryRank else { continue }
+                for batch in batches {
+                    for (tokens, bits) in zip(batch.tokens, batch.logProbBits) {
+                        try printJSON(["tokens": tokens, "logprobs": bits.map { Double(Float(bitPattern: $0)) }])
+                    }
                 }
             }
         } catch var e as SamplingError {

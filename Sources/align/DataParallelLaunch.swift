@@ -15,51 +15,19 @@ var rankSuffix: String { MPICommunicator.launchRank.map { " (rank \($0.rank) of 
 /// tokenizer and reference) and the numbers of examples are compared with rank 0's.
 func startDataParallel(settings: [String: String], examples: Int, evaluation: Int) throws -> MPICommunicator? {
     guard let world = try MPICommunicator.world() else { return nil }
-    var fields = optionFields(Array(CommandLine.arguments.dropFirst()))
+    MPICommunicator.shareCoresAmongLocalRanks()
+    var fields = MPICommunicator.optionFields(Array(CommandLine.arguments.dropFirst()))
     for (key, value) in settings { fields["run setting \(key)"] = value }
     fields["usable training examples"] = "\(examples)"
     fields["usable --eval-data examples"] = "\(evaluation)"
-    try rankZeroReports(world) { try world.requireSameAsRankZero(fields, what: "options and data") }
+    try world.rankZeroReports { try world.requireSameAsRankZero(fields, what: "options and data") }
     return world
-}
-
-/// Runs a check every rank computes alike (so every rank would throw the same error): rank 0 reports
-/// it and ends the job; the others wait in a barrier rank 0 never reaches, so the message appears once.
-func rankZeroReports<T>(_ world: MPICommunicator, _ check: () throws -> T) throws -> T {
-    do { return try check() } catch is DataParallelError where world.rank != 0 {
-        try? world.barrier()
-        world.abort(code: 1)
-    }
-}
-
-/// The command line as option -> value ("set" for a flag; positional words under "command").
-func optionFields(_ arguments: [String]) -> [String: String] {
-    var fields: [String: String] = [:], words: [String] = []
-    var i = 0
-    while i < arguments.count {
-        let a = arguments[i]
-        if a.hasPrefix("--") {
-            if let eq = a.firstIndex(of: "=") {
-                fields[String(a[..<eq])] = String(a[a.index(after: eq)...])
-            } else if i + 1 < arguments.count && !arguments[i + 1].hasPrefix("--") {
-                fields[a] = arguments[i + 1]
-                i += 1
-            } else {
-                fields[a] = "set"
-            }
-        } else {
-            words.append(a)
-        }
-        i += 1
-    }
-    fields["command"] = words.joined(separator: " ")
-    return fields
 }
 
 /// After a data-parallel run: checks that the ranks' weights and optimizer state agree and prints
 /// (on rank 0) the checksum and the time spent in the gradient all-reduce.
 func reportDataParallel(_ world: MPICommunicator, model: any CausalLanguageModel, optimizer: Optimizer, steps: Int, seconds: Double) throws {
-    let checksum = try rankZeroReports(world) { try ReplicaState.verify(world, model: model, optimizer: optimizer) }
+    let checksum = try world.rankZeroReports { try ReplicaState.verify(world, model: model, optimizer: optimizer) }
     guard world.rank == 0 else { return }
     let s = world.statistics
     let perStep = steps > 0 ? Double(steps) : 1

@@ -17,6 +17,7 @@ extension SFTLossReduction: ExpressibleByArgument {
 
 /// Runs option checks written with `Validate`, reporting a failure as ArgumentParser's usage error.
 func validatingOptions(_ checks: () throws -> Void) throws {
+    do { try EnvironmentSettings.check() } catch { throw ValidationError("\(error)") }
     do { try checks() } catch let error as ConfigurationError { throw ValidationError(error.description) }
 }
 

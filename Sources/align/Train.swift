@@ -183,7 +183,7 @@ struct TrainingOptions: ParsableArguments {
         if let world, let every = checkReplicasEvery {
             loop.onStep = { log in
                 guard log.step % every == 0 else { return }
-                do { _ = try rankZeroReports(world) { try ReplicaState.verify(world, model: stage.model, optimizer: loop.optimizer) } } catch { fail(error) }
+                do { _ = try world.rankZeroReports { try ReplicaState.verify(world, model: stage.model, optimizer: loop.optimizer) } } catch { fail(error) }
             }
         }
         let (start, clock) = (loop.step, Date())
@@ -361,6 +361,8 @@ struct PPOCommand: ParsableCommand {
     @Option(help: "Rollouts, each sampling --rollout-batch prompts (1...1000000).") var rollouts = 20
     @Option(help: "Prompts per rollout (1...1000000, a multiple of --mini-batch).") var rolloutBatch = 16
     @Option(help: "Sequences per gradient step (>= 1, dividing --rollout-batch).") var miniBatch = 4
+    @Option(help: "Prompts sampled and scored together (1...1000000; default: the whole rollout). Each chunk has its own random stream, so samples depend on this size but not on the number of mpirun ranks, which share the chunks out: use --rollout-batch / ranks or less to spread sampling.")
+    var rolloutChunk: Int?
     @Option(help: "Passes over each rollout (1...1000000).") var ppoEpochs = 4
     @Option(help: "Learning rate (AdamW; finite, > 0).") var lr: Float = 1e-5
     @Option(help: "Initial KL coefficient (finite, >= 0).") var klCoef: Float = 0.05
@@ -385,7 +387,7 @@ struct PPOCommand: ParsableCommand {
 
     /// The command-line option behind each `PPOConfig` field that `PPOConfig.validate` checks.
     static let optionOfSetting = [
-        "rollouts": "--rollouts", "rolloutBatchSize": "--rollout-batch", "miniBatchSize": "--mini-batch",
+        "rollouts": "--rollouts", "rolloutBatchSize": "--rollout-batch", "miniBatchSize": "--mini-batch", "rolloutChunkSize": "--rollout-chunk",
         "ppoEpochs": "--ppo-epochs", "learningRate": "--lr", "klCoef": "--kl-coef", "targetKL": "--target-kl",
         "clipRange": "--clip-range", "clipRangeValue": "--clip-range-value", "valueCoef": "--vf-coef", "gamma": "--gamma",
         "lambda": "--lambda", "temperature": "--temperature", "maxNewTokens": "--max-new-tokens",
@@ -394,6 +396,7 @@ struct PPOCommand: ParsableCommand {
     var config: PPOConfig {
         var c = PPOConfig()
         c.rollouts = rollouts; c.rolloutBatchSize = rolloutBatch; c.miniBatchSize = miniBatch; c.ppoEpochs = ppoEpochs
+        c.rolloutChunkSize = rolloutChunk
         c.learningRate = lr; c.klCoef = klCoef; c.targetKL = targetKl; c.klEstimator = klEstimator; c.clipRange = clipRange
         c.clipRangeValue = clipRangeValue; c.valueCoef = vfCoef; c.gamma = gamma; c.lambda = lambda
         c.temperature = temperature; c.maxNewTokens = maxNewTokens; c.seed = seed
@@ -407,6 +410,7 @@ struct PPOCommand: ParsableCommand {
             if let saveEvery { try Validate.positive(saveEvery, "--save-every") }
             try Validate.inRange(rollouts, 1...Self.maximumCount, "--rollouts")
             try Validate.inRange(rolloutBatch, 1...Self.maximumCount, "--rollout-batch")
+            if let rolloutChunk { try Validate.inRange(rolloutChunk, 1...Self.maximumCount, "--rollout-chunk") }
             try Validate.inRange(ppoEpochs, 1...Self.maximumCount, "--ppo-epochs")
             do { try config.validate() } catch let e as ConfigurationError {
                 throw ConfigurationError(Self.optionOfSetting[e.setting] ?? e.setting, e.reason)

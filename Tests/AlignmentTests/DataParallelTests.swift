@@ -155,6 +155,24 @@ final class DataParallelTests: XCTestCase {
         XCTAssertEqual(try results[1].get(), "batchSize: must be at least the number of data-parallel ranks 3, got 2")
     }
 
+    /// One rank's error reaches every rank (no rank is left in a later collective), naming each
+    /// failed rank; when none fails every rank goes on.
+    func testEveryRankThrowsWhenAnyRankFailed() {
+        struct Broken: Error, CustomStringConvertible { let description: String }
+        for size in [3, 5] {
+            let results = InProcessHub(size: size).run { group -> Int in
+                try group.everyRank("warming up") {}
+                try group.everyRank("training") { if group.rank == 1 || group.rank == size - 1 { throw Broken(description: "disk full") } }
+                return group.rank
+            }
+            for (rank, result) in results.enumerated() {
+                XCTAssertThrowsError(try result.get(), "rank \(rank)") { error in
+                    XCTAssertEqual("\(error)", "training failed on rank 1 of \(size): disk full; rank \(size - 1) of \(size): disk full")
+                }
+            }
+        }
+    }
+
     func testDisagreeingRanksAreNamedWithBothValues() {
         let results = InProcessHub(size: 3).run { group in
             try group.requireSameAsRankZero(["--seed": group.rank == 2 ? "5" : "0", "--lr": "0.001"], what: "options")
@@ -179,14 +197,15 @@ final class DataParallelTests: XCTestCase {
     }
 }
 
-/// PPO with in-process ranks: every rank samples the same rollout; each minibatch's rows are shared.
+/// PPO with in-process ranks: the rollout's chunks and forwards are shared out and gathered; each
+/// minibatch's rows are shared.
 final class DataParallelPPOTests: XCTestCase {
     struct Run {
         var history: [[String: Double]]
         var weights: [Float]
     }
 
-    static func train(_ group: (any DataParallelGroup)?) throws -> Run {
+    static func train(_ group: (any DataParallelGroup)?, chunk: Int? = nil) throws -> Run {
         let policy = GPT(GPTConfig(vocabSize: 6, contextLength: 12, dModel: 16, layers: 1, heads: 2, scalarHead: true), seed: 1)
         var ppo = PPOConfig()
         ppo.rolloutBatchSize = 6
@@ -196,6 +215,7 @@ final class DataParallelPPOTests: XCTestCase {
         ppo.learningRate = 3e-3
         ppo.maxNewTokens = 4
         ppo.klCoef = 0.01
+        ppo.rolloutChunkSize = chunk
         let share: ([Int], [Int]) -> Float = { _, response in Float(response.filter { $0 == 4 }.count) / Float(max(response.count, 1)) }
         let trainer = try PPOTrainer(policy: policy, reference: policy.frozenCopy(), reward: .function(share),
                                      prompts: [[2, 3], [3, 2], [5], [2, 5, 3]], config: ppo, eosToken: 0, padToken: 1, dataParallel: group)
@@ -204,14 +224,30 @@ final class DataParallelPPOTests: XCTestCase {
         return Run(history: trainer.history, weights: policy.parameters().flatMap(\.scalars))
     }
 
+    /// With one chunk (rank 0 samples it) and with chunks of 2 (3 chunks: 2 ranks take 2 + 1),
+    /// N ranks sample exactly what one process samples and reach its metrics and weights.
     func testNRanksMatchOneProcess() throws {
-        let single = try Self.train(nil)
+        for chunk in [nil, 2] {
+            try assertNRanksMatchOneProcess(chunk: chunk)
+        }
+    }
+
+    func testChunksSampleFromTheirOwnStreams() throws {
+        let whole = try Self.train(nil), chunked = try Self.train(nil, chunk: 2)
+        XCTAssertNotEqual(whole.weights, chunked.weights)
+    }
+
+    func assertNRanksMatchOneProcess(chunk: Int?) throws {
+        let single = try Self.train(nil, chunk: chunk)
         for n in [2, 3] {
-            let runs = try InProcessHub(size: n).run { try Self.train($0) }.map { try $0.get() }
+            let runs = try InProcessHub(size: n).run { try Self.train($0, chunk: chunk) }.map { try $0.get() }
             for run in runs { XCTAssertEqual(run.weights, runs[0].weights, "\(n) ranks agree to the bit") }
             XCTAssertEqual(runs[0].history.count, single.history.count)
             for (a, b) in zip(runs[0].history, single.history) {
                 XCTAssertEqual(Set(a.keys), Set(b.keys))
+                // The samples (hence the rule-based scores and lengths) are the same; forwards of ranks
+                // that run as threads of one process may split their GEMMs otherwise (last bits).
+                for key in ["objective/scores", "response_length"] { XCTAssertEqual(a[key], b[key], "\(key), \(n) ranks, chunk \(chunk.map(String.init) ?? "whole")") }
                 for (key, value) in b { XCTAssertEqual(a[key]!, value, accuracy: 1e-5 * max(1, abs(value)), "\(key), \(n) ranks") }
             }
             for (a, b) in zip(runs[0].weights, single.weights) { XCTAssertEqual(a, b, accuracy: 1e-5) }

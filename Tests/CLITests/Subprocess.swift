@@ -29,13 +29,15 @@ enum Executables {
 
     /// Runs `name` with `arguments`, collecting its output. A run still going after `limit` seconds
     /// is killed and reported as a hang (the limit only guards against hangs; nothing is timed).
-    static func run(_ name: String, _ arguments: [String], in directory: URL, limit: TimeInterval = 600) throws -> RunResult {
+    static func run(_ name: String, _ arguments: [String], in directory: URL, limit: TimeInterval = 600,
+                    environment extra: [String: String] = [:]) throws -> RunResult {
         let process = Process()
         process.executableURL = try url(name)
         process.arguments = arguments
         process.currentDirectoryURL = directory
         var environment = ProcessInfo.processInfo.environment
         environment["TENSORCORE_NUM_THREADS"] = "1"
+        environment.merge(extra) { _, new in new }
         process.environment = environment
         let out = directory.appendingPathComponent(".stdout-\(UUID().uuidString)")
         let err = directory.appendingPathComponent(".stderr-\(UUID().uuidString)")

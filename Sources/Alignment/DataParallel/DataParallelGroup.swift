@@ -65,6 +65,48 @@ extension DataParallelGroup {
 }
 
 extension DataParallelGroup {
+    /// Runs `body` on this rank, then waits for every rank: when any rank's `body` threw, every rank
+    /// throws one error naming each failed rank and its error, so no rank is left waiting in a later
+    /// collective for one that gave up.
+    public func everyRank(_ what: String, _ body: () throws -> Void) throws {
+        var failure: [UInt8] = []
+        do { try body() } catch { failure = Array("\(error)".utf8) }
+        let failures = try allGather(failure).enumerated().filter { !$0.element.isEmpty }
+        guard failures.isEmpty else {
+            throw DataParallelError("\(what) failed on " + failures.map { "rank \($0.offset) of \(size): " + String(decoding: $0.element, as: UTF8.self) }
+                .joined(separator: "; "))
+        }
+    }
+}
+
+/// Items `0..<count` computed in turn by the group's ranks (item i by rank i % size; all of them by
+/// this process without a group) and returned in order on every rank. An item's value must not
+/// depend on which rank made it. A rank whose `make` threw rethrows its error; the others throw a
+/// `DataParallelError` naming it, so no rank waits in a later collective.
+package func shareOut<T: Codable>(_ count: Int, group: (any DataParallelGroup)?, _ make: (Int) throws -> T) throws -> [T] {
+    guard let group, group.size > 1 else { return try (0..<count).map(make) }
+    var mine = SharedItems<T>(items: [], error: nil), failure: Error?
+    do {
+        for i in stride(from: group.rank, to: count, by: group.size) { mine.items.append(try make(i)) }
+    } catch {
+        failure = error
+        mine = SharedItems(items: [], error: "\(error)")
+    }
+    let shares = try group.allGather(Array(try JSONEncoder().encode(mine))).map { try JSONDecoder().decode(SharedItems<T>.self, from: Data($0)) }
+    if let failure { throw failure }
+    if let (rank, share) = shares.enumerated().first(where: { $0.element.error != nil }) {
+        throw DataParallelError("rank \(rank) of \(group.size) failed: \(share.error!)")
+    }
+    return (0..<count).map { shares[$0 % group.size].items[$0 / group.size] }
+}
+
+/// What one rank sends in `shareOut`: its items in order, or its error.
+private struct SharedItems<Item: Codable>: Codable {
+    var items: [Item]
+    var error: String?
+}
+
+extension DataParallelGroup {
     /// Sums a rank's totals and metric sums over the group, in rank order, the same bits on every rank.
     /// A rank whose share was empty (evaluation with fewer micro-batches than ranks) has no metric
     /// keys, so keys are united; non-finite values travel too (they then stop the run on every rank).

@@ -5,6 +5,11 @@ import LanguageModels
 public struct PPOConfig: Codable, Equatable, Sendable {
     /// Prompts sampled per rollout.
     public var rolloutBatchSize = 16
+    /// Prompts sampled and scored together (TRL's local_rollout_forward_batch_size); nil: the whole
+    /// rollout at once. Each chunk has its own random stream, so samples depend on this size but not
+    /// on the number of data-parallel ranks, which share the chunks out: set it to the rollout batch
+    /// divided by the ranks (or less) for sampling to spread over them.
+    public var rolloutChunkSize: Int? = nil
     /// Sequences per gradient step inside a rollout.
     public var miniBatchSize = 4
     /// Passes over each rollout.
@@ -41,6 +46,7 @@ public struct PPOConfig: Codable, Equatable, Sendable {
         guard rolloutBatchSize % miniBatchSize == 0 else {
             throw ConfigurationError("miniBatchSize", "must divide the rollout batch size \(rolloutBatchSize), got \(miniBatchSize)")
         }
+        if let rolloutChunkSize { try Validate.positive(rolloutChunkSize, "rolloutChunkSize") }
         try Validate.positive(ppoEpochs, "ppoEpochs")
         try Validate.positive(rollouts, "rollouts")
         try Validate.positive(maxNewTokens, "maxNewTokens")

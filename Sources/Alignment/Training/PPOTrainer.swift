@@ -56,8 +56,9 @@ public final class PPOTrainer {
     public private(set) var lastRolloutSteps: [[String: Float]] = []
     var generator: RandomGenerator
     private let runtime = TrainerRuntime(unit: "rollout")
-    /// The ranks this process trains with (nil: it trains alone). Every rank samples and scores the
-    /// whole rollout (sharded sampling is still to come); each minibatch's rows are shared out.
+    /// The ranks this process trains with (nil: it trains alone). The rollout's chunks
+    /// (`rolloutChunkSize`) and its old/reference forwards are shared out among ranks and gathered;
+    /// each minibatch's rows are shared out for the updates.
     public let dataParallel: (any DataParallelGroup)?
     private var replicasSynchronized = false
     private lazy var gradientBuckets = GradientBuckets(counts: policy.trainableParameters().map(\.count))
@@ -145,34 +146,48 @@ public final class PPOTrainer {
     private func trainRollout() throws {
         let params = policy.trainableParameters()
         let position = rollout + 1
-        // 1. Sample responses.
+        // 1. Sample and score responses in chunks of `rolloutChunkSize` prompts, each chunk from its
+        //    own random stream: ranks share the chunks out, and the samples depend on the chunk size,
+        //    never on the number of ranks.
         let batchPrompts = (0..<config.rolloutBatchSize).map { i in prompts[(rollout * config.rolloutBatchSize + i) % prompts.count] }
-        let generation = try policy.generate(prompts: batchPrompts,
-                                             options: SamplingOptions(temperature: config.temperature, maxNewTokens: config.maxNewTokens,
-                                                                  eosToken: eosToken, stopAtContext: true),
-                                         generator: &generator)
-        let pairs = zip(batchPrompts, generation.tokens).map { TokenizedPair(prompt: $0, completion: $1) }
-        let scores = score(pairs)
+        let chunk = config.rolloutChunkSize ?? config.rolloutBatchSize
+        let chunkStarts = Array(stride(from: 0, to: batchPrompts.count, by: chunk))
+        let streams = generator.next()
+        let options = SamplingOptions(temperature: config.temperature, maxNewTokens: config.maxNewTokens, eosToken: eosToken, stopAtContext: true)
+        let sampled = try shareOut(chunkStarts.count, group: dataParallel) { c -> SampledChunk in
+            let prompts = Array(batchPrompts[chunkStarts[c]..<min(chunkStarts[c] + chunk, batchPrompts.count)])
+            var stream = RandomGenerator(seed: streams &+ UInt64(c) &* 0x9E37_79B9_7F4A_7C15)
+            let tokens = try policy.generate(prompts: prompts, options: options, generator: &stream).tokens
+            let scores = score(zip(prompts, tokens).map { TokenizedPair(prompt: $0, completion: $1) })
+            return SampledChunk(tokens: tokens, scoreBits: scores.map(\.bitPattern))
+        }
+        let responses = sampled.flatMap(\.tokens)
+        let scores = sampled.flatMap { $0.scoreBits.map(Float.init(bitPattern:)) }
+        let pairs = zip(batchPrompts, responses).map { TokenizedPair(prompt: $0, completion: $1) }
         for value in scores { try runtime.requireFinite(Double(value), "objective/scores", at: position) }
         let length = max(2, pairs.map { $0.prompt.count + $0.completion.count }.max()!)
         let mb = config.miniBatchSize
         let minibatches = stride(from: 0, to: pairs.count, by: mb).map { Array($0..<($0 + mb)) }
         func batch(_ rows: [Int]) -> Batch { Batch(rows.map { pairs[$0] }, padToken: padToken, padTo: length) }
 
-        // 2. Old log-probs, values and reference log-probs, minibatch by minibatch (eval mode, no graph).
+        // 2. Old log-probs, values and reference log-probs, minibatch by minibatch (eval mode, no
+        //    graph), the minibatches shared out among ranks.
         policy.eval()
-        var oldLp: [Tensor] = [], oldV: [Tensor] = [], refLp: [Tensor] = [], masks: [Tensor] = []
-        withNoGrad {
-            for rows in minibatches {
-                let b = batch(rows)
+        let forwards = try shareOut(minibatches.count, group: dataParallel) { j -> [[UInt32]] in
+            withNoGrad {
+                let b = batch(minibatches[j])
                 let (lp, v) = logProbsAndValues(policy, b, values: true)
-                oldLp.append(lp.contiguous())
-                oldV.append(v!.contiguous())
-                refLp.append(referenceModel.run { logProbsAndValues($0, b, values: false).0.contiguous() })
-                masks.append(Tensor(b.targets.scalars.map { $0 == Batch.ignoreIndex ? 0 : 1 }, shape: [rows.count, length - 1]))
+                let ref = referenceModel.run { logProbsAndValues($0, b, values: false).0 }
+                return [lp, v!, ref].map { $0.contiguous().scalars.map(\.bitPattern) }
             }
         }
-        let mask = Tensor.concat(masks), old = Tensor.concat(oldLp), values = Tensor.concat(oldV), ref = Tensor.concat(refLp)
+        func gathered(_ k: Int) -> Tensor {
+            Tensor.concat(forwards.map { Tensor($0[k].map(Float.init(bitPattern:)), shape: [mb, length - 1]) })
+        }
+        let old = gathered(0), values = gathered(1), ref = gathered(2)
+        let mask = Tensor.concat(minibatches.map { rows in
+            Tensor(batch(rows).targets.scalars.map { $0 == Batch.ignoreIndex ? 0 : 1 }, shape: [rows.count, length - 1])
+        })
 
         // 3. Rewards, advantages, returns over the whole rollout.
         let responseTokens = Int(withNoGrad { mask.sum().item })
@@ -247,7 +262,7 @@ public final class PPOTrainer {
         metrics["objective/kl"] = Double(meanKL)
         metrics["objective/scores"] = Double(scores.reduce(0, +)) / Double(scores.count)
         metrics["objective/kl_coef"] = Double(klCoef)
-        metrics["response_length"] = Double(generation.tokens.reduce(0) { $0 + $1.count }) / Double(scores.count)
+        metrics["response_length"] = Double(responses.reduce(0) { $0 + $1.count }) / Double(scores.count)
         if var controller = klController {
             controller.update(currentKL: meanKL, nSteps: config.rolloutBatchSize)
             klController = controller
@@ -341,4 +356,10 @@ public final class PPOTrainer {
         rollout = state.rollout
         return true
     }
+}
+
+/// One chunk of a rollout as its rank sends it: sampled response tokens and their scores' bits.
+private struct SampledChunk: Codable {
+    var tokens: [[Int]]
+    var scoreBits: [UInt32]
 }
