@@ -111,7 +111,7 @@ extension ExperimentRunner {
             }
         }
         let rows = table.map { setting, rates in
-            DPOSelection.Row(setting: setting, winRates: rates, mean: rates.values.reduce(0, +) / Double(max(rates.count, 1)))
+            DPOSelection.Row(setting: setting, winRates: rates, mean: rates.keys.sorted().reduce(0) { $0 + rates[$1]! } / Double(max(rates.count, 1)))
         }.sorted { ($0.setting.learningRate, $0.setting.beta, $0.setting.epochs) < ($1.setting.learningRate, $1.setting.beta, $1.setting.epochs) }
         return DPOSelection(judge: judgeName, rows: rows, chosen: DPOSelection.choose(rows))
     }

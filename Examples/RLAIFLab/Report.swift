@@ -6,6 +6,9 @@ public struct Report {
     public let results: [ArmResult]
     /// The run directory's preset.json, for results.json's "provenance".
     public var manifest: RunManifest?
+    /// The teachers and judges measured on validation prompts, for results.json's "teachers",
+    /// "critics" and "judges".
+    public var world: WorldReport?
 
     public init(preset: Preset, results: [ArmResult]) {
         self.preset = preset
@@ -152,11 +155,15 @@ public struct Report {
         return BarChart(title: title, yLabel: "win rate vs reference (%)", categories: families, series: series).svg()
     }
 
-    public func json(arms: [Arm]) throws -> Data {
+    /// results.json: the preset, every arm result, the figures' cells, the paired differences,
+    /// provenance, and the flat contract of issue #12 ("teachers", "critics", "judges", "arms":
+    /// one entry per figure an arm appears in, judge, family and seed, with its per-prompt scores).
+    public func json(arms: [Arm], figures: [Int] = []) throws -> Data {
         struct Summary: Codable { var arm: String; var family: String; var judge: String; var cell: Cell }
         struct Document: Codable {
             var preset: Preset; var results: [ArmResult]; var summary: [Summary]; var paired: [PairedDifference]
             var provenance: ProvenanceSummary?
+            var teachers: [TeacherEntry]; var critics: [JudgeEntry]; var judges: [JudgeEntry]; var arms: [ArmEntry]
         }
         var summary: [Summary] = []
         for arm in arms {
@@ -166,9 +173,77 @@ public struct Report {
                 }
             }
         }
+        let headline = Arm.judge(forFigure: 2)
+        let teachers = (world?.teachers ?? []).map {
+            TeacherEntry(name: $0.teacher, validationExact: $0.exactMatch, validationWinRate: $0.winRate[headline] ?? $0.winRate["truth"],
+                         validationWinRateByJudge: $0.winRate)
+        }
+        func agreement(_ name: String) -> JudgeEntry {
+            JudgeEntry(name: name, validationAgreement: name == "truth" ? 1 : world?.judges.first { $0.judge == name }?.accuracy)
+        }
+        var criticNames: [String] = []
+        for arm in arms { if let c = arm.critic, !criticNames.contains(c) { criticNames.append(c) } }
+        var entries: [ArmEntry] = []
+        for n in figures {
+            let inFigure = Set(Arm.figure(n, families: preset.families.map(\.name)))
+            for r in results where inFigure.contains(r.arm) {
+                for judge in preset.judges {
+                    guard let winRate = r.evaluation.winRate[judge] else { continue }
+                    let dpo = r.rlaif?.dpoLastEpoch.map {
+                        DPOEntry(finalLoss: $0["loss"], rewardMargin: $0["rewards/margins"], rewardAccuracy: $0["rewards/accuracies"],
+                                 policyPreferredShare: r.rlaif!.policyPreferredShare)
+                    }
+                    entries.append(ArmEntry(figure: n, arm: r.arm.id, family: r.family, seed: r.seed, judge: judge, winRate: winRate,
+                                            se: r.evaluation.standardError[judge], perPrompt: r.evaluation.perPromptScores?[judge], dpo: dpo))
+                }
+            }
+        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
         return try encoder.encode(Document(preset: preset, results: results, summary: summary, paired: pairedDifferences(),
-                                          provenance: manifest.map(ProvenanceSummary.init)))
+                                          provenance: manifest.map(ProvenanceSummary.init), teachers: teachers,
+                                          critics: criticNames.map(agreement), judges: preset.judges.map(agreement), arms: entries))
+    }
+
+    struct TeacherEntry: Codable {
+        var name: String
+        var validationExact: Double
+        /// Against the reference teacher under the headline judge (the truth when it is not measured).
+        var validationWinRate: Double?
+        var validationWinRateByJudge: [String: Double]
+        enum CodingKeys: String, CodingKey {
+            case name, validationExact = "validation_exact", validationWinRate = "validation_win_rate"
+            case validationWinRateByJudge = "validation_win_rate_by_judge"
+        }
+    }
+
+    struct JudgeEntry: Codable {
+        var name: String
+        var validationAgreement: Double?
+        enum CodingKeys: String, CodingKey { case name, validationAgreement = "validation_agreement" }
+    }
+
+    struct DPOEntry: Codable {
+        var finalLoss: Double?
+        var rewardMargin: Double?
+        var rewardAccuracy: Double?
+        var policyPreferredShare: Double
+        enum CodingKeys: String, CodingKey {
+            case finalLoss = "final_loss", rewardMargin = "reward_margin", rewardAccuracy = "reward_accuracy"
+            case policyPreferredShare = "policy_preferred_share"
+        }
+    }
+
+    struct ArmEntry: Codable {
+        var figure: Int
+        var arm: String
+        var family: String
+        var seed: UInt64
+        var judge: String
+        var winRate: Double
+        var se: Double?
+        var perPrompt: [Double]?
+        var dpo: DPOEntry?
+        enum CodingKeys: String, CodingKey { case figure, arm, family, seed, judge, winRate = "win_rate", se, perPrompt = "per_prompt", dpo }
     }
 }

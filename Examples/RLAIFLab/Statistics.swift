@@ -123,6 +123,8 @@ public struct ClusteredSummary: Equatable, Sendable {
         clusters = sums.count
         guard clusters >= 2 else { standardError = clusters == 1 && count == 1 ? 0 : .nan; return }
         let c = Double(clusters), n = Double(count)
-        standardError = (c / (c - 1) * sums.values.reduce(0) { $0 + $1 * $1 } / (n * n)).squareRoot()
+        // Summed in cluster-label order: a Dictionary's order changes from process to process.
+        let squares = sums.keys.sorted().reduce(0) { $0 + sums[$1]! * sums[$1]! }
+        standardError = (c / (c - 1) * squares / (n * n)).squareRoot()
     }
 }

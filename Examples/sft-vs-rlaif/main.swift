@@ -127,11 +127,13 @@ struct SFTvsRLAIF: ParsableCommand {
         try together("training the judges") {
             for (i, name) in judges.enumerated() where i % size == rank { _ = try runner.judge(name) }
         }
+        var measuredWorld: WorldReport?
         if rank == 0 {
             let world = try runner.worldReport(judges: runner.judgeNames(figures: figures))
             try SafeTensors.atomicWrite(Data(world.markdown().utf8), to: dir.appendingPathComponent("world.md"))
             try SafeTensors.atomicWrite(try encoder.encode(world), to: dir.appendingPathComponent("world.json"))
             FileHandle.standardError.write(Data(world.markdown().utf8))
+            measuredWorld = world
         }
         if worldOnly { return }
         if selectDpo {
@@ -165,12 +167,13 @@ struct SFTvsRLAIF: ParsableCommand {
         }
         var report = Report(preset: p, results: results)
         report.manifest = manifest
+        report.world = measuredWorld
         let markdown = figures.map { report.markdown(figure: $0) }.joined(separator: "\n")
         try markdown.write(to: dir.appendingPathComponent("figures.md"), atomically: true, encoding: .utf8)
         for n in figures {
             try report.chart(figure: n).write(to: dir.appendingPathComponent("figure\(n).svg"), atomically: true, encoding: .utf8)
         }
-        try report.json(arms: arms).write(to: dir.appendingPathComponent("results.json"))
+        try report.json(arms: arms, figures: figures).write(to: dir.appendingPathComponent("results.json"))
         print(markdown)
         print(String(format: "wrote %@ in %.0f s%@", dir.path, Date().timeIntervalSince(start), size > 1 ? " (\(size) processes)" : ""))
     }

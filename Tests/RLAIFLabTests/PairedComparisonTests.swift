@@ -80,6 +80,52 @@ final class PairedComparisonTests: XCTestCase {
         XCTAssertEqual(strong["comparison"] as? String, "RLAIF − SFT weak 10%")
     }
 
+    /// results.json's flat contract (issue #12, point 7): teachers, critics and judges with their
+    /// validation numbers, and one "arms" entry per figure, judge, family and seed with per-prompt
+    /// scores and, for an RLAIF arm, the DPO step's final numbers.
+    func testResultsJSONContract() throws {
+        var rlaifSummary = RLAIFSummary(pairs: 10)
+        rlaifSummary.policyPreferredShare = 0.4
+        rlaifSummary.dpoLastEpoch = ["loss": 0.5, "rewards/margins": 0.7, "rewards/accuracies": 0.8]
+        var rlaifResult = result(rlaif, seed: 3, [0.5, 1, 0, 1])
+        rlaifResult.rlaif = rlaifSummary
+        var report = Report(preset: .quick, results: [rlaifResult, result(sft10, seed: 3, [0, 0.5, 0, 0.5])])
+        report.world = try JSONDecoder().decode(WorldReport.self, from: Data("""
+            {"validationPrompts": 5, "validationPairs": 7,
+             "teachers": [{"teacher": "weak", "exactMatch": 0.6, "meanQuality": 0.7, "winRate": {"independent": 40, "truth": 35}, "exactMatchByKind": {}}],
+             "judges": [{"judge": "strong", "pairs": 7, "accuracy": 0.9, "accuracyBetterLonger": 1, "accuracyBetterShorter": 0.8},
+                        {"judge": "independent", "pairs": 7, "accuracy": 0.95, "accuracyBetterLonger": 1, "accuracyBetterShorter": 0.9}]}
+            """.utf8))
+        let json = try JSONSerialization.jsonObject(with: try report.json(arms: [rlaif, sft10], figures: [2, 3])) as! [String: Any]
+        let teachers = try XCTUnwrap(json["teachers"] as? [[String: Any]])
+        XCTAssertEqual(teachers.first?["name"] as? String, "weak")
+        XCTAssertEqual(teachers.first?["validation_exact"] as? Double, 0.6)
+        XCTAssertEqual(teachers.first?["validation_win_rate"] as? Double, 40)
+        let critics = try XCTUnwrap(json["critics"] as? [[String: Any]])
+        XCTAssertEqual(critics.count, 1)
+        XCTAssertEqual(critics.first?["name"] as? String, "strong")
+        XCTAssertEqual(critics.first?["validation_agreement"] as? Double, 0.9)
+        let judges = try XCTUnwrap(json["judges"] as? [[String: Any]])
+        XCTAssertEqual(judges.map { $0["name"] as? String }, ["independent", "truth"])
+        XCTAssertEqual(judges.map { $0["validation_agreement"] as? Double }, [0.95, 1])
+        let arms = try XCTUnwrap(json["arms"] as? [[String: Any]])
+        // Figure 2 has both arms, Figure 3 only SFT on 10%; only the independent judge has scores.
+        XCTAssertEqual(arms.map { "\($0["figure"]!) \($0["arm"]!) \($0["judge"]!)" }.sorted(),
+                       ["2 sft-weak-10 independent", "2 sft-weak-10+rlaif-strong independent", "3 sft-weak-10 independent"])
+        let entry = try XCTUnwrap(arms.first { $0["arm"] as? String == "sft-weak-10+rlaif-strong" })
+        XCTAssertEqual(entry["seed"] as? Int, 3)
+        XCTAssertEqual(entry["family"] as? String, "small")
+        XCTAssertEqual(entry["win_rate"] as? Double ?? .nan, 62.5, accuracy: 1e-9)
+        XCTAssertEqual(entry["per_prompt"] as? [Double], [0.5, 1, 0, 1])
+        XCTAssertNotNil(entry["se"])
+        let dpo = try XCTUnwrap(entry["dpo"] as? [String: Any])
+        XCTAssertEqual(dpo["final_loss"] as? Double, 0.5)
+        XCTAssertEqual(dpo["reward_margin"] as? Double, 0.7)
+        XCTAssertEqual(dpo["reward_accuracy"] as? Double, 0.8)
+        XCTAssertEqual(dpo["policy_preferred_share"] as? Double, 0.4)
+        XCTAssertNil(arms.first { $0["arm"] as? String == "sft-weak-10" }?["dpo"])
+    }
+
     /// The contrast list is data over the figures' arms: each names arms its figure runs.
     func testEveryContrastNamesArmsOfItsFigure() {
         XCTAssertEqual(Set(Contrast.all.map(\.figure)), [2, 4, 5, 7, 8, 11, 12, 13, 14])
