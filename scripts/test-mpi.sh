@@ -93,24 +93,25 @@ PPO=(ppo --model one/checkpoint --reward-model reward1/checkpoint --prompts prom
 "${MPIRUN[@]}" -np 2 "$ALIGN" "${PPO[@]}" --output ppo2 > ppo2.log 2>&1 || { cat ppo2.log; fail "ppo, 2 ranks"; }
 grep -q "data parallel: 2 ranks agree" ppo2.log || fail "no replica agreement line in ppo2.log"
 close ppo2/metrics.jsonl ppo1/metrics.jsonl objective/scores loss/policy loss/value policy/approxkl
-# Every value of each metric equal to the reference's.
-same() {
+# The first value of each metric equal to the reference's (later rollouts follow weights that N
+# ranks update with another order of additions, so only the first rollout's samples must be equal).
+same_first() {
   local a=$1 b=$2; shift 2
   for key in "$@"; do
     [ -n "$(column "$a" "$key")" ] || fail "no $key in $a"
-    [ "$(column "$a" "$key")" = "$(column "$b" "$key")" ] || fail "$a: $key differs from $b"
+    [ "$(column "$a" "$key" | head -n 1)" = "$(column "$b" "$key" | head -n 1)" ] || fail "$a: $key differs from $b in the first rollout"
   done
-  echo "  $a: $* equal to $b's"
+  echo "  $a: $* of the first rollout equal to $b's"
 }
 # From here on one process and each rank run one thread: OpenBLAS's results depend in the last
 # bits on how a product is split across threads, and these checks compare exact samples and files.
 export TENSORCORE_NUM_THREADS=1
-echo "ppo with rollouts in chunks of 2, 2 and 3 ranks sharing them: the same samples as one process"
+echo "ppo with rollouts in chunks of 2, 2 and 3 ranks sharing them: the first rollout's samples as one process's"
 "$ALIGN" "${PPO[@]}" --rollout-chunk 2 --output ppoc1 > ppoc1.log 2>&1 || { cat ppoc1.log; fail "ppo, chunks"; }
 for n in 2 3; do
   "${MPIRUN[@]}" -np $n "$ALIGN" "${PPO[@]}" --rollout-chunk 2 --output ppoc$n > ppoc$n.log 2>&1 || { cat ppoc$n.log; fail "ppo, chunks, $n ranks"; }
-  same ppoc$n/metrics.jsonl ppoc1/metrics.jsonl objective/scores response_length objective/kl
-  close ppoc$n/metrics.jsonl ppoc1/metrics.jsonl loss/policy loss/value policy/approxkl
+  same_first ppoc$n/metrics.jsonl ppoc1/metrics.jsonl objective/scores response_length objective/kl
+  close ppoc$n/metrics.jsonl ppoc1/metrics.jsonl objective/scores objective/kl loss/policy loss/value policy/approxkl
 done
 
 echo "generate: 2 and 3 ranks share the batches, rank 0 prints what one process prints"

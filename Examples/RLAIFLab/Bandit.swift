@@ -1,10 +1,11 @@
 import Foundation
 import LanguageModels
 
-/// The paper's mechanistic explanation (Sharma et al. 2024, Figure 6), exactly as its notebook
-/// sets it up: a 100-armed bandit with true reward r(a) = a, a weak student and a strong teacher,
-/// SFT on teacher samples versus RLAIF (a Bradley-Terry reward model learned from the student's own
-/// samples labelled by a perfect critic, then the KL-regularised optimum π_S·exp(r̂/β)).
+/// The paper's mechanistic explanation (Sharma et al. 2024, Figure 6), as its notebook sets it up:
+/// a 100-armed bandit with true reward r(a) = a, a weak student and a strong teacher, SFT on teacher
+/// samples versus RLAIF (a Bradley-Terry reward model learned from pairs labelled by a perfect
+/// critic, then the KL-regularised optimum π_S·exp(r̂/β)). The notebook pairs two student samples;
+/// `BanditPairs.teacher` pairs a student sample with a teacher sample instead.
 public struct BanditConfig: Codable, Equatable, Sendable {
     public var actions = 100
     public var teacherMean: Double = 80
@@ -80,7 +81,7 @@ public enum Bandit {
     }
 
     /// The tabular Bradley-Terry reward model r̂ (initialised at 0, full-batch SGD) trained on the
-    /// critic's labels, snapshotted after each of `steps` (ascending) SGD steps. The critic is
+    /// critic's labels, snapshotted after each of `steps` SGD steps (ascending). The critic is
     /// perfect: of each pair it prefers the larger action.
     static func learnedRewards(_ c: BanditConfig, student: [Double], teacher: [Double], at steps: [Int],
                                generator rng: inout RandomGenerator, progress: ((String) -> Void)? = nil) -> [[Double]] {
@@ -105,6 +106,7 @@ public enum Bandit {
         let counts = Tensor(pairCounts.map { $0 / pairs }, shape: [n, n])
         let reward = Tensor.zeros([n], requiresGrad: true)
         let sgd = SGD([reward], learningRate: c.learningRate)
+        precondition(steps == steps.sorted(), "Bandit.learnedRewards: snapshot steps \(steps) must ascend")
         var snapshots: [[Double]] = []
         var step = 0
         for target in steps {
@@ -188,6 +190,7 @@ extension Bandit {
     /// reward model per pair source, snapshotted at each step count (ascending).
     public static func sensitivity(_ base: BanditConfig, rewardSteps: [Int], betas: [Float],
                                    progress: ((String) -> Void)? = nil) -> BanditSensitivity {
+        let rewardSteps = Array(Set(rewardSteps)).sorted()  // snapshots are taken in ascending order
         let reference = run(base)
         var cells: [BanditSensitivity.Cell] = [], learned: [String: [[Double]]] = [:]
         for pairs in BanditPairs.allCases {

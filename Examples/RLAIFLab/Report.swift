@@ -158,7 +158,7 @@ public struct Report {
     /// results.json: the preset, every arm result, the figures' cells, the paired differences,
     /// provenance, and the flat contract of issue #12 ("teachers", "critics", "judges", "arms":
     /// one entry per figure an arm appears in, judge, family and seed, with its per-prompt scores).
-    public func json(arms: [Arm], figures: [Int] = []) throws -> Data {
+    public func json(arms: [Arm], figures: [Int]) throws -> Data {
         struct Summary: Codable { var arm: String; var family: String; var judge: String; var cell: Cell }
         struct Document: Codable {
             var preset: Preset; var results: [ArmResult]; var summary: [Summary]; var paired: [PairedDifference]
@@ -175,7 +175,7 @@ public struct Report {
         }
         let headline = Arm.judge(forFigure: 2)
         let teachers = (world?.teachers ?? []).map {
-            TeacherEntry(name: $0.teacher, validationExact: $0.exactMatch, validationWinRate: $0.winRate[headline] ?? $0.winRate["truth"],
+            TeacherEntry(name: $0.teacher, validationExact: $0.exactMatch, validationWinRate: $0.winRate[headline],
                          validationWinRateByJudge: $0.winRate)
         }
         func agreement(_ name: String) -> JudgeEntry {
@@ -208,7 +208,7 @@ public struct Report {
     struct TeacherEntry: Codable {
         var name: String
         var validationExact: Double
-        /// Against the reference teacher under the headline judge (the truth when it is not measured).
+        /// Against the reference teacher under the headline judge (nil when it was not measured).
         var validationWinRate: Double?
         var validationWinRateByJudge: [String: Double]
         enum CodingKeys: String, CodingKey {

@@ -91,9 +91,11 @@ struct SFTvsRLAIF: ParsableCommand {
             if let group { try group.everyRank(what, body) } else { try body() }
         }
         if let group {
-            try group.rankZeroReports {
-                try group.requireSameAsRankZero(MPICommunicator.optionFields(Array(CommandLine.arguments.dropFirst())), what: "options")
-            }
+            // Rank 0 records one build and one set of numeric settings for every cached piece.
+            var fields = MPICommunicator.optionFields(Array(CommandLine.arguments.dropFirst()))
+            fields["build (SHA-256 of the executable)"] = Provenance.runningCodeVersion
+            fields["numeric settings"] = Provenance.currentNumerics
+            try group.rankZeroReports { try group.requireSameAsRankZero(fields, what: "options, build and numeric settings") }
             try group.rankZeroReports {
                 if size > 1 && selectDpo { throw DataParallelError("--select-dpo runs in one process; start it without mpirun") }
             }
@@ -114,6 +116,12 @@ struct SFTvsRLAIF: ParsableCommand {
             guard rank == 0 else { return }
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             manifest = try RunManifest.prepare(dir, preset: p, provenance: try runner.provenance(), allowStaleReuse: allowStaleCache)
+        }
+        try together("finding the run directory") {
+            let file = dir.appendingPathComponent("preset.json")
+            guard FileManager.default.fileExists(atPath: file.path) else {
+                throw DataError(file: file.path, line: 0, reason: "rank 0 wrote it but this rank does not see it: the ranks must share the run directory (a shared file system across nodes)")
+            }
         }
         let start = Date()
         let who = size > 1 ? " rank \(rank)/\(size)" : ""
@@ -153,7 +161,14 @@ struct SFTvsRLAIF: ParsableCommand {
                 for piece in pieces {
                     done += 1
                     runner.log("arm \(done)/\(mine.joined().count): \(piece.arm.label), \(piece.family.name), seed \(piece.seed)")
-                    _ = try runner.run(piece.arm, family: piece.family, seed: piece.seed)
+                    do {
+                        _ = try runner.run(piece.arm, family: piece.family, seed: piece.seed)
+                    } catch {
+                        // The other ranks would compute until the phase ends before hearing of it.
+                        guard let group, size > 1 else { throw error }
+                        FileHandle.standardError.write(Data("sft-vs-rlaif (rank \(rank) of \(size)): \(error)\n".utf8))
+                        group.abort(code: 1)
+                    }
                 }
             }
         }
@@ -178,12 +193,12 @@ struct SFTvsRLAIF: ParsableCommand {
         print(String(format: "wrote %@ in %.0f s%@", dir.path, Date().timeIntervalSince(start), size > 1 ? " (\(size) processes)" : ""))
     }
 
-    /// "0,3,7": distinct run seeds, each in 0...2^32.
+    /// "0,3,7": distinct run seeds, each in 0...4294967295.
     static func parseSeeds(_ text: String) throws -> [UInt64] {
         let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
         let seeds = try parts.map { part -> UInt64 in
-            guard let seed = UInt64(part), seed <= 1 << 32 else {
-                throw ValidationError("--seeds takes distinct integers in 0...4294967296 separated by commas, got '\(part)' in '\(text)'")
+            guard let seed = UInt64(part), seed <= UInt64(UInt32.max) else {
+                throw ValidationError("--seeds takes distinct integers in 0...4294967295 separated by commas, got '\(part)' in '\(text)'")
             }
             return seed
         }

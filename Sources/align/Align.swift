@@ -140,7 +140,7 @@ struct Generate: ParsableCommand {
                 let batches = try shareOut(min(ranks, starts.count - round), group: world) { i -> SampledBatch in
                     let start = starts[round + i]
                     // Each batch its own random stream: the samples do not depend on the number of ranks.
-                    var stream = RandomGenerator(seed: seed &+ UInt64(round + i) &* 0x9E37_79B9_7F4A_7C15)
+                    var stream = RandomGenerator(seed: seed, stream: UInt64(round + i))
                     let out = try gpt.generate(prompts: Array(prompts[start..<min(start + batchSize, prompts.count)]), options: options, generator: &stream)
                     return SampledBatch(tokens: out.tokens, logProbBits: out.logProbs.map { $0.map(\.bitPattern) })
                 }

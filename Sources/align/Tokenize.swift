@@ -12,6 +12,8 @@ struct Tokenize: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Add the tokenizer's special tokens (e.g. Llama's BOS), as add_special_tokens in transformers.")
     var addSpecialTokens = true
 
+    func validate() throws { try validatingOptions {} }
+
     func run() throws {
         do {
             let tok = try reading("--tokenizer") { try PretrainedTokenizer(directory: URL(fileURLWithPath: tokenizer)) }

@@ -459,8 +459,10 @@ struct PPOCommand: ParsableCommand {
             let length = maxPromptLength + maxNewTokens
             try checkMemory(policy.trainingActivationBytes(rows: Double(miniBatch), length: length),
                             "minibatches of \(miniBatch) sequences of \(length) tokens", options: "--mini-batch, --max-prompt-length + --max-new-tokens")
-            try checkMemory(policy.samplingBytes(rows: Double(rolloutBatch), length: length),
-                            "rollouts of \(rolloutBatch) sequences of \(length) tokens", options: "--rollout-batch, --max-prompt-length + --max-new-tokens")
+            let sampledTogether = min(rolloutChunk ?? rolloutBatch, rolloutBatch)
+            try checkMemory(policy.samplingBytes(rows: Double(sampledTogether), length: length),
+                            "sampling \(sampledTogether) sequences of \(length) tokens at once",
+                            options: "--rollout-batch or --rollout-chunk, --max-prompt-length + --max-new-tokens")
             let promptIDs = try reading("--prompts") { try readingWithChatTemplate(chatTemplate, model: self.tokenizer ?? model) { try JSONL.prompts(at: prompts, chatTemplate: $0) } }
                 .map { Array(tokenizer.encodePrompt($0).suffix(maxPromptLength)) }
             guard !promptIDs.isEmpty else { throw ConfigurationError("--prompts", "\(prompts) holds no prompts") }

@@ -71,7 +71,7 @@ final class PairedComparisonTests: XCTestCase {
         XCTAssertTrue(md.contains("Smallest effect this design can detect: with 1 seed × 4 prompts, a true difference of 52.0–52.0"), md)
         XCTAssertTrue(md.contains("(t_{df, 0.975} + t_{df, 0.80}) × SE = 4.16 × SE at 3 df"), md)
         XCTAssertEqual(report.markdown(figure: 3).contains("Paired differences"), false)
-        let json = try JSONSerialization.jsonObject(with: try report.json(arms: [rlaif, sft10])) as! [String: Any]
+        let json = try JSONSerialization.jsonObject(with: try report.json(arms: [rlaif, sft10], figures: [2])) as! [String: Any]
         let paired = try XCTUnwrap(json["paired"] as? [[String: Any]])
         XCTAssertEqual(paired.count, 2)  // independent and length judges
         let strong = try XCTUnwrap(paired.first { $0["judge"] as? String == "independent" })

@@ -44,4 +44,18 @@ final class RunPlanTests: XCTestCase {
         XCTAssertFalse(second.isEmpty)
         for piece in second { XCTAssertNotEqual(piece.arm.pairsFrom, piece.family.name) }
     }
+
+    /// The second phase reads the SFT models that sample its pairs from the cache: every figure with
+    /// a cross-family arm also runs, in the first phase, an arm on the same teacher's share (which
+    /// trains that SFT model for every family), so no two ranks ever train one model.
+    func testSecondPhaseSamplersAreMadeInTheFirst() {
+        let names = families.map(\.name)
+        for n in [1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 12, 13, 14] {
+            let arms = Arm.figure(n, families: names)
+            for arm in arms where arm.pairsFrom != nil {
+                XCTAssertTrue(arms.contains { $0.pairsFrom == nil && $0.teacher == arm.teacher && $0.sftFraction == arm.sftFraction && $0.sftFraction > 0 },
+                              "figure \(n): \(arm.id) samples from an SFT model no first-phase arm of its figure trains")
+            }
+        }
+    }
 }

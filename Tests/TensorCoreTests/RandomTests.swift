@@ -181,4 +181,17 @@ final class PermutationTests: XCTestCase {
         XCTAssertNotEqual(p, Array(0..<50))
         XCTAssertEqual(a.permutation(0), [])
     }
+
+    /// Streams of one seed are reproducible, differ from each other and from the plain seed, and
+    /// stream 1 is not stream 0 of the next SplitMix seed shifted by one word (as seed + c x the
+    /// SplitMix increment would be).
+    func testStreamsAreIndependentAndReproducible() {
+        func words(_ g: RandomGenerator, _ n: Int = 8) -> [UInt64] { var g = g; return (0..<n).map { _ in g.next() } }
+        XCTAssertEqual(words(RandomGenerator(seed: 7, stream: 3)), words(RandomGenerator(seed: 7, stream: 3)))
+        let streams = (0..<16).map { words(RandomGenerator(seed: 7, stream: UInt64($0))) }
+        XCTAssertEqual(Set(streams.flatMap { $0 }).count, 16 * 8)
+        XCTAssertFalse(streams.contains(words(RandomGenerator(seed: 7))))
+        let s0 = RandomGenerator(seed: 7, stream: 0).state, s1 = RandomGenerator(seed: 7, stream: 1).state
+        XCTAssertTrue(Set(s0).isDisjoint(with: s1))
+    }
 }

@@ -92,7 +92,13 @@ package func shareOut<T: Codable>(_ count: Int, group: (any DataParallelGroup)?,
         failure = error
         mine = SharedItems(items: [], error: "\(error)")
     }
-    let shares = try group.allGather(Array(try JSONEncoder().encode(mine))).map { try JSONDecoder().decode(SharedItems<T>.self, from: Data($0)) }
+    // An item that cannot be encoded (a non-finite Float, say) is this rank's error, sent like any other.
+    var payload: Data
+    do { payload = try JSONEncoder().encode(mine) } catch {
+        failure = failure ?? error
+        payload = try JSONEncoder().encode(SharedItems<T>(items: [], error: "\(error)"))
+    }
+    let shares = try group.allGather(Array(payload)).map { try JSONDecoder().decode(SharedItems<T>.self, from: Data($0)) }
     if let failure { throw failure }
     if let (rank, share) = shares.enumerated().first(where: { $0.element.error != nil }) {
         throw DataParallelError("rank \(rank) of \(group.size) failed: \(share.error!)")

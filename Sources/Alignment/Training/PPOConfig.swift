@@ -6,9 +6,9 @@ public struct PPOConfig: Codable, Equatable, Sendable {
     /// Prompts sampled per rollout.
     public var rolloutBatchSize = 16
     /// Prompts sampled and scored together (TRL's local_rollout_forward_batch_size); nil: the whole
-    /// rollout at once. Each chunk has its own random stream, so samples depend on this size but not
-    /// on the number of data-parallel ranks, which share the chunks out: set it to the rollout batch
-    /// divided by the ranks (or less) for sampling to spread over them.
+    /// rollout at once. Each chunk has its own random stream, so the streams depend on this size but
+    /// not on the number of data-parallel ranks, which share the chunks out: set it to the rollout
+    /// batch divided by the ranks (or less) for sampling to spread over them.
     public var rolloutChunkSize: Int? = nil
     /// Sequences per gradient step inside a rollout.
     public var miniBatchSize = 4

@@ -156,7 +156,7 @@ public final class PPOTrainer {
         let options = SamplingOptions(temperature: config.temperature, maxNewTokens: config.maxNewTokens, eosToken: eosToken, stopAtContext: true)
         let sampled = try shareOut(chunkStarts.count, group: dataParallel) { c -> SampledChunk in
             let prompts = Array(batchPrompts[chunkStarts[c]..<min(chunkStarts[c] + chunk, batchPrompts.count)])
-            var stream = RandomGenerator(seed: streams &+ UInt64(c) &* 0x9E37_79B9_7F4A_7C15)
+            var stream = RandomGenerator(seed: streams, stream: UInt64(c))
             let tokens = try policy.generate(prompts: prompts, options: options, generator: &stream).tokens
             let scores = score(zip(prompts, tokens).map { TokenizedPair(prompt: $0, completion: $1) })
             return SampledChunk(tokens: tokens, scoreBits: scores.map(\.bitPattern))

@@ -17,6 +17,17 @@ public struct RandomGenerator: RandomNumberGenerator, Codable, Equatable, Sendab
         state = [splitmix(), splitmix(), splitmix(), splitmix()]
     }
 
+    /// Stream `stream` of `seed`: independent generators for the chunks of one draw (a rollout's
+    /// chunks, a sampling run's batches), so that who computes a chunk cannot change its numbers.
+    /// The stream index is hashed into the seed, so stream 1 of a seed is not stream 0 of the next
+    /// SplitMix seed shifted by one word.
+    public init(seed: UInt64, stream: UInt64) {
+        var z = stream &+ 0xD1B5_4A32_D192_ED03
+        z = (z ^ (z >> 32)) &* 0xD6E8_FEB8_6659_FD93
+        z = (z ^ (z >> 32)) &* 0xD6E8_FEB8_6659_FD93
+        self.init(seed: seed ^ (z ^ (z >> 32)))
+    }
+
     /// Restores a generator from a saved `state`.
     public init(state: [UInt64]) {
         precondition(state.count == 4 && state.contains { $0 != 0 }, "RandomGenerator(state:): needs four words, not all zero")
