@@ -101,6 +101,8 @@ enum HostileCases {
         ppo(["--max-new-tokens", "1000"], names: "--max-new-tokens"),
         ppo(["--rollout-batch", "1000000", "--mini-batch", "1000000"], names: "--mini-batch"),
         ppo(["--rollout-batch", "1000000", "--mini-batch", "1"], names: "--rollout-batch"),
+        ppo(["--rollout-chunk", "0"], names: "--rollout-chunk"),
+        ppo(["--rollout-chunk", "1000001"], names: "--rollout-chunk"),
         ppo(["--rollout-batch", "1", "--mini-batch", "1", "--max-new-tokens", "1", "--rollouts", "1"], names: "--rollout-batch"),
         ppo(["--max-new-tokens", "0"], names: "--max-new-tokens"),
         ppo(["--max-prompt-length", "60"], names: "--max-prompt-length"),
@@ -192,5 +194,9 @@ enum HostileCases {
         HostileCase("sft-vs-rlaif", ["--dpo-beta=nan", "--output", "$OUT"], names: "--dpo-beta"),
         HostileCase("sft-vs-rlaif", ["--sft-steps", "0", "--output", "$OUT"], names: "--sft-steps"),
         HostileCase("sft-vs-rlaif", ["--name", "", "--output", "$OUT"], names: "--name"),
+        HostileCase("sft-vs-rlaif", ["--seeds", "0,0", "--output", "$OUT"], names: "--seeds"),
+        HostileCase("sft-vs-rlaif", ["--seeds", "1,x", "--output", "$OUT"], names: "--seeds"),
+        HostileCase("sft-vs-rlaif", ["--seeds", "4294967296", "--output", "$OUT"], names: "--seeds"),
+        HostileCase("sft-vs-rlaif", ["--seeds", "", "--output", "$OUT"], names: "--seeds"),
     ]
 }
