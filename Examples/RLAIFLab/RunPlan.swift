@@ -52,4 +52,25 @@ public struct RunPlan: Sendable {
     public func secondPhase(rank: Int, size: Int) -> [Piece] {
         all.filter(Self.needsOtherFamily).enumerated().filter { $0.offset % size == rank }.map(\.element)
     }
+
+    /// Which rank computes each of `costs.count` independent jobs: the costliest first, each to the
+    /// rank with the least work so far (ties to the lower rank), so one big job does not leave the
+    /// other ranks waiting behind a second.
+    public static func deal(costs: [Double], ranks: Int) -> [Int] {
+        precondition(ranks >= 1, "RunPlan.deal: \(ranks) ranks")
+        var load = [Double](repeating: 0, count: ranks), owner = [Int](repeating: 0, count: costs.count)
+        for job in costs.indices.sorted(by: { costs[$0] > costs[$1] || (costs[$0] == costs[$1] && $0 < $1) }) {
+            let rank = load.indices.min { load[$0] < load[$1] || (load[$0] == load[$1] && $0 < $1) }!
+            owner[job] = rank
+            load[rank] += costs[job]
+        }
+        return owner
+    }
+}
+
+extension JudgeSpec {
+    /// Rough training cost (width² x depth x tokens seen), for dealing judges out among ranks.
+    public var trainingCost: Double {
+        Double(dModel * dModel * layers) * Double(pretrainSteps * 32 + trainingPairs * epochs * 2)
+    }
 }

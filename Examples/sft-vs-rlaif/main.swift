@@ -18,7 +18,7 @@ struct SFTvsRLAIF: ParsableCommand {
         pieces (pretrained bases, SFT models, arm results) are cached there, so a rerun resumes.
 
         Under mpirun (for example `mpirun -np 2 sft-vs-rlaif --preset full`) the processes share the run directory: \
-        the judges, then each family and seed with its arms, then Table 1's cross-family arms are dealt out in turn, \
+        the judges (costliest first, to the least-loaded rank), then each family and seed with its arms, then Table 1's cross-family arms are dealt out, \
         and rank 0 writes the same results.json as one process running as many threads as each rank (timings aside; \
         the thread count changes OpenBLAS's results in the last bits). Each rank takes its share of the machine's cores \
         unless TENSORCORE_NUM_THREADS is set.
@@ -132,8 +132,9 @@ struct SFTvsRLAIF: ParsableCommand {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
         let judges = runner.judgeNames(figures: figures).filter { $0 != "truth" }
+        let judgeOwners = RunPlan.deal(costs: judges.map { name in p.judgeSpecs.first { $0.name == name }?.trainingCost ?? 0 }, ranks: size)
         try together("training the judges") {
-            for (i, name) in judges.enumerated() where i % size == rank { _ = try runner.judge(name) }
+            for (name, owner) in zip(judges, judgeOwners) where owner == rank { _ = try runner.judge(name) }
         }
         var measuredWorld: WorldReport?
         if rank == 0 {

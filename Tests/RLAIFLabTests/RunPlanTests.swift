@@ -58,4 +58,17 @@ final class RunPlanTests: XCTestCase {
             }
         }
     }
+
+    /// Costliest first to the least-loaded rank: the preset's two big judges go to different ranks,
+    /// and every job goes to exactly one rank.
+    func testJudgesAreDealtByCost() {
+        let specs = Preset.standard.judgeSpecs
+        let owners = RunPlan.deal(costs: specs.map(\.trainingCost), ranks: 2)
+        let big = specs.indices.sorted { specs[$0].trainingCost > specs[$1].trainingCost }.prefix(2)
+        XCTAssertNotEqual(owners[big.first!], owners[big.last!])
+        XCTAssertEqual(RunPlan.deal(costs: [5, 1, 1, 1, 1, 1], ranks: 2), [0, 1, 1, 1, 1, 1])
+        XCTAssertEqual(RunPlan.deal(costs: [1, 1, 1], ranks: 1), [0, 0, 0])
+        XCTAssertEqual(RunPlan.deal(costs: [], ranks: 3), [])
+        XCTAssertEqual(Set(RunPlan.deal(costs: [3, 3, 3], ranks: 5)), [0, 1, 2])
+    }
 }
