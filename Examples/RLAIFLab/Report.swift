@@ -123,7 +123,38 @@ public struct Report {
             s += table(arms, judge: name, title: "Judge: \(name) (\(what))") + "\n"
         }
         s += exactTable(arms) + pairedMarkdown(figure: n)
+        if n == 3 { s += flatteningMarkdown() }
         return s
+    }
+
+    /// Where each family's Figure 3 curve flattens: the smallest share of the weak teacher's data
+    /// whose mean win rate has covered 90% of the rise from the base model (0%) to SFT on all of it
+    /// (100%), per family and judge (the headline judge and the truth).
+    public func flatteningShares() -> [(family: String, judge: String, share: Int?, from: Double, to: Double)] {
+        var out: [(family: String, judge: String, share: Int?, from: Double, to: Double)] = []
+        let arms = Arm.figure3.sorted { $0.sftFraction < $1.sftFraction }
+        for family in preset.families.map(\.name) {
+            for judge in [Arm.judge(forFigure: 3), "truth"] where preset.judges.contains(judge) {
+                let means = arms.map { cell($0, family, judge: judge)?.mean }
+                guard let first = means.first ?? nil, let last = means.last ?? nil else { continue }
+                let target = first + 0.9 * (last - first)
+                let index = means.indices.first { i in means[i].map { last >= first ? $0 >= target : $0 <= target } ?? false }
+                out.append((family, judge, index.map { Int((arms[$0].sftFraction * 100).rounded()) }, first, last))
+            }
+        }
+        return out
+    }
+
+    func flatteningMarkdown() -> String {
+        let rows = flatteningShares()
+        guard !rows.isEmpty else { return "" }
+        var s = "### Where the curve flattens\n\nThe smallest share of the weak teacher's data whose mean win rate covers 90% of the rise "
+        s += "from the base model (0%) to SFT on all of it (100%):\n\n"
+        for r in rows {
+            s += String(format: "- %@, %@ judge: %@ (%.1f at 0%%, %.1f at 100%%)\n", r.family, r.judge,
+                        r.share.map { "\($0)%" } ?? "not reached", r.from, r.to)
+        }
+        return s + "\n"
     }
 
     /// Figure 3 as a line chart: win rate against the share of prompts used for SFT.

@@ -31,7 +31,7 @@ public struct LineChart {
         let (x0, x1) = Chart.range(all.map(\.x)), (y0, y1) = Chart.range(all.map(\.y) + [0])
         var frame = Chart.Frame(width: width, height: height, x: (x0, x1), y: (y0, y1))
         frame.fitLegend(series.map(\.name))
-        frame.title = title
+        frame.fitTitle(title)
         frame.xLabel = xLabel
         frame.yLabel = yLabel
         var body = frame.axes()
@@ -63,7 +63,7 @@ public struct BarChart {
         let tops = series.flatMap { s in s.values.enumerated().map { $0.element + (s.errors?[$0.offset] ?? 0) } }
         var frame = Chart.Frame(width: width, height: height, x: (0, Double(categories.count)), y: (0, Chart.range(tops + [0]).1))
         frame.fitLegend(series.map(\.name))
-        frame.title = title
+        frame.fitTitle(title)
         frame.yLabel = yLabel
         frame.xTicks = false
         var body = frame.axes()
@@ -103,7 +103,7 @@ public struct HeatMap {
     public func svg() -> String {
         let cellW = 90.0, cellH = 34.0, left = 120.0, top = 72.0, gap = 40.0
         let panelW = cellW * Double(columns.count)
-        let width = left + Double(panels.count) * (panelW + gap) + 20
+        let width = max(left + Double(panels.count) * (panelW + gap) + 20, Chart.textWidth(title, fontSize: 14) + 20)
         let height = top + cellH * Double(rows.count) + 60
         let scale = max(panels.flatMap { $0.values.flatMap { $0.compactMap { $0.map(abs) } } }.max() ?? 1, 1)
         var body = "<text x=\"\(Chart.f(width / 2))\" y=\"22\" text-anchor=\"middle\" font-size=\"14\">\(Chart.escape(title))</text>\n"
@@ -135,6 +135,8 @@ enum Chart {
     static let palette = ["#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C"]
     static func color(_ i: Int) -> String { palette[i % palette.count] }
     static func f(_ v: Double) -> String { String(format: "%.1f", v) }
+    /// A generous estimate of a sans-serif line's width (0.6 em per character; most glyphs are narrower).
+    static func textWidth(_ s: String, fontSize: Double) -> Double { 0.6 * fontSize * Double(s.count) }
     static func escape(_ s: String) -> String {
         s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
     }
@@ -176,6 +178,14 @@ enum Chart {
             self.y = y
         }
 
+        /// Sets the title and widens the canvas (the plot grows with it) until the title, centred on
+        /// the canvas, fits inside it.
+        mutating func fitTitle(_ text: String) {
+            title = text
+            let needed = Chart.textWidth(text, fontSize: 15) + 20
+            if needed > width { width = needed }
+        }
+
         /// Widens the canvas so the legend's longest label fits beside the plot.
         mutating func fitLegend(_ names: [String]) {
             let needed = 40 + 6.5 * Double(names.map(\.count).max() ?? 0)
@@ -200,7 +210,7 @@ enum Chart {
                     s += "<text x=\"\(f(px(t)))\" y=\"\(f(bottom + 16))\" text-anchor=\"middle\" font-size=\"11\">\(String(format: "%g", t))</text>\n"
                 }
             }
-            s += "<text x=\"\(f((left + width - right) / 2))\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">\(escape(title))</text>\n"
+            s += "<text x=\"\(f(width / 2))\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">\(escape(title))</text>\n"
             s += "<text x=\"\(f((left + width - right) / 2))\" y=\"\(f(height - 12))\" text-anchor=\"middle\" font-size=\"12\">\(escape(xLabel))</text>\n"
             s += "<text transform=\"translate(18 \(f((top + bottom) / 2))) rotate(-90)\" text-anchor=\"middle\" font-size=\"12\">\(escape(yLabel))</text>\n"
             return s

@@ -126,6 +126,22 @@ final class PairedComparisonTests: XCTestCase {
         XCTAssertNil(arms.first { $0["arm"] as? String == "sft-weak-10" }?["dpo"])
     }
 
+    /// Figure 3 states where each family's curve flattens: the first share covering 90% of the rise.
+    func testFigure3SaysWhereTheCurveFlattens() {
+        let rates: [Double] = [5, 30, 40, 44, 45, 46]
+        let results = zip(Arm.figure3, rates).map { arm, rate in
+            ArmResult(arm: arm, family: "small", seed: 0,
+                      evaluation: Evaluation(winRate: ["independent": rate], standardError: ["independent": 1], exactMatch: 0, meanQuality: 0,
+                                             exactMatchByKind: [:]),
+                      seconds: 0)
+        }
+        let report = Report(preset: .quick, results: results)
+        let rows = report.flatteningShares()
+        XCTAssertEqual(rows.count, 1)  // no truth scores here
+        XCTAssertEqual(rows.first?.share, 25)  // 5 + 0.9 x 41 = 41.9: first reached at 25% (44)
+        XCTAssertTrue(report.markdown(figure: 3).contains("- small, independent judge: 25% (5.0 at 0%, 46.0 at 100%)"), report.markdown(figure: 3))
+    }
+
     /// The contrast list is data over the figures' arms: each names arms its figure runs.
     func testEveryContrastNamesArmsOfItsFigure() {
         XCTAssertEqual(Set(Contrast.all.map(\.figure)), [2, 4, 5, 7, 8, 11, 12, 13, 14])
