@@ -148,7 +148,7 @@ public struct Report {
     func flatteningMarkdown() -> String {
         let rows = flatteningShares()
         guard !rows.isEmpty else { return "" }
-        var s = "### Where the curve flattens\n\nThe smallest share of the weak teacher's data whose mean win rate covers 90% of the rise "
+        var s = "\n### Where the curve flattens\n\nThe smallest share of the weak teacher's data whose mean win rate covers 90% of the rise "
         s += "from the base model (0%) to SFT on all of it (100%):\n\n"
         for r in rows {
             s += String(format: "- %@, %@ judge: %@ (%.1f at 0%%, %.1f at 100%%)\n", r.family, r.judge,
