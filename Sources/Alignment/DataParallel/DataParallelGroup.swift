@@ -70,7 +70,8 @@ extension DataParallelGroup {
     /// collective for one that gave up.
     public func everyRank(_ what: String, _ body: () throws -> Void) throws {
         var failure: [UInt8] = []
-        do { try body() } catch { failure = Array("\(error)".utf8) }
+        // An error with an empty description must still read as a failure.
+        do { try body() } catch { failure = Array(("\(error)".isEmpty ? "\(type(of: error))" : "\(error)").utf8) }
         let failures = try allGather(failure).enumerated().filter { !$0.element.isEmpty }
         guard failures.isEmpty else {
             throw DataParallelError("\(what) failed on " + failures.map { "rank \($0.offset) of \(size): " + String(decoding: $0.element, as: UTF8.self) }
