@@ -157,11 +157,12 @@ struct SFTvsRLAIF: ParsableCommand {
         let plan = RunPlan(arms: arms, families: p.families, seeds: p.seeds)
         let mine = [plan.firstPhase(rank: rank, size: size), plan.secondPhase(rank: rank, size: size)]
         var done = 0
+        let total = mine.joined().count
         for (phase, pieces) in mine.enumerated() {
             try together(phase == 0 ? "the arms" : "the arms sampling another family's pairs") {
                 for piece in pieces {
                     done += 1
-                    runner.log("arm \(done)/\(mine.joined().count): \(piece.arm.label), \(piece.family.name), seed \(piece.seed)")
+                    runner.log("arm \(done)/\(total): \(piece.arm.label), \(piece.family.name), seed \(piece.seed)")
                     do {
                         _ = try runner.run(piece.arm, family: piece.family, seed: piece.seed)
                     } catch {

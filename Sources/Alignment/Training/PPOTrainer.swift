@@ -169,13 +169,14 @@ public final class PPOTrainer {
         let mb = config.miniBatchSize
         let minibatches = stride(from: 0, to: pairs.count, by: mb).map { Array($0..<($0 + mb)) }
         func batch(_ rows: [Int]) -> Batch { Batch(rows.map { pairs[$0] }, padToken: padToken, padTo: length) }
+        let batches = minibatches.map(batch)
 
         // 2. Old log-probs, values and reference log-probs, minibatch by minibatch (eval mode, no
         //    graph), the minibatches shared out among ranks.
         policy.eval()
         let forwards = try shareOut(minibatches.count, group: dataParallel) { j -> [[UInt32]] in
             withNoGrad {
-                let b = batch(minibatches[j])
+                let b = batches[j]
                 let (lp, v) = logProbsAndValues(policy, b, values: true)
                 let ref = referenceModel.run { logProbsAndValues($0, b, values: false).0 }
                 return [lp, v!, ref].map { $0.contiguous().scalars.map(\.bitPattern) }
@@ -185,8 +186,8 @@ public final class PPOTrainer {
             Tensor.concat(forwards.map { Tensor($0[k].map(Float.init(bitPattern:)), shape: [mb, length - 1]) })
         }
         let old = gathered(0), values = gathered(1), ref = gathered(2)
-        let mask = Tensor.concat(minibatches.map { rows in
-            Tensor(batch(rows).targets.scalars.map { $0 == Batch.ignoreIndex ? 0 : 1 }, shape: [rows.count, length - 1])
+        let mask = Tensor.concat(batches.map { b in
+            Tensor(b.targets.scalars.map { $0 == Batch.ignoreIndex ? 0 : 1 }, shape: [mb, length - 1])
         })
 
         // 3. Rewards, advantages, returns over the whole rollout.
